@@ -1,0 +1,105 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, request
+
+from api.errors import problem, register_errorhandlers
+from api.extensions import init_extensions, register_unit_of_work
+from config import Settings, load_settings
+from services.runtime import Runtime
+
+API_TITLE = "Tandem"
+API_VERSION = "v1"
+JSON_TYPES = ("application/json",)
+# Webhooks take Twilio's form posts; everything else under /api takes JSON only.
+JSON_ONLY_PREFIX = "/api/"
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -> Flask:
+    """Build the app; tests pass their own settings or a runtime with a controlled clock."""
+    if rt is None:
+        rt = Runtime.from_settings(settings or load_settings())
+    settings = rt.settings
+    app = Flask("tandem", instance_path=str(settings.instance_path))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        JWT_SECRET_KEY=settings.jwt_secret_key,
+        JWT_ALGORITHM="HS256",
+        JWT_DECODE_ALGORITHMS=["HS256"],
+        JWT_TOKEN_LOCATION=["headers"],
+        JWT_ERROR_MESSAGE_KEY="detail",
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        TESTING=settings.env == "test",
+        API_TITLE=API_TITLE,
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "Check-ins, schedules, reminders and clinician escalation for "
+                "a combined IV-ketamine + TMS course. Errors are RFC 9457 problem documents.",
+            },
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                }
+            },
+        },
+    )
+    logging.getLogger("tandem").setLevel(settings.log_level)
+    api = init_extensions(app, rt)
+    register_blueprints(api)
+    register_errorhandlers(app)
+    register_unit_of_work(app)
+    register_request_guards(app)
+    return app
+
+
+def register_blueprints(api: object) -> None:
+    from api.auth.views import blp as auth_blp
+    from api.clinics.views import blp as clinics_blp
+    from api.health.views import blp as health_blp
+    from api.patients.views import blp as patients_blp
+
+    for blueprint in (health_blp, auth_blp, clinics_blp, patients_blp):
+        api.register_blueprint(blueprint)  # type: ignore[attr-defined]
+
+
+def register_request_guards(app: Flask) -> None:
+    """415 for a non-JSON body on the JSON API; security headers on every response."""
+
+    @app.before_request
+    def _require_json() -> Response | None:
+        if (
+            request.method in {"POST", "PUT", "PATCH"}
+            and request.path.startswith(JSON_ONLY_PREFIX)
+            and (request.content_length or request.headers.get("Transfer-Encoding"))
+            and request.mimetype not in JSON_TYPES
+        ):
+            return problem(415, "Send the body as application/json.")
+        return None
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.path != "/docs" and not request.path.startswith("/docs/"):
+            response.headers.setdefault("Content-Security-Policy", API_CSP)
+        if request.path.startswith(JSON_ONLY_PREFIX):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

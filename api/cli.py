@@ -1,0 +1,183 @@
+"""The ``tandem`` command: a Flask CLI group for operations."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from api.app import create_app
+from api.extensions import runtime
+from notifications.outbox import DispatcherWorker
+from services import clinics, demo
+from services.passwords import password_problems
+from services.phones import normalize_e164
+from store import migrate
+
+
+def _app(*_: Any) -> Flask:
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_app, add_default_commands=False,
+             help="Tandem: check-ins, schedules, reminders and clinician escalation.")
+def cli() -> None:
+    pass
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Database migrations."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply the database migrations."""
+    migrate.upgrade(runtime().settings.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Revert the database migrations down to REVISION."""
+    migrate.downgrade(runtime().settings.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+def _valid_timezone(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    from zoneinfo import available_timezones
+
+    if value not in available_timezones():
+        raise click.BadParameter("must be an IANA time zone such as America/New_York")
+    return value
+
+
+def _valid_phone(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    normalized = normalize_e164(value)
+    if normalized is None:
+        raise click.BadParameter("must be an E.164 phone number such as +12025550123")
+    return normalized
+
+
+@cli.command("create-clinic")
+@click.option("--name", required=True)
+@click.option("--timezone", required=True, callback=_valid_timezone)
+@with_appcontext
+def create_clinic(name: str, timezone: str) -> None:
+    """Create a clinic; prints its id."""
+    rt = runtime()
+    with rt.database.unit_of_work() as session:
+        clinic = clinics.create_clinic(session, actor=None, name=name, timezone=timezone,
+                                       policy=None, now=rt.clock.now())
+        clinic_id = clinic.id
+    click.echo(clinic_id)
+
+
+@cli.command("create-user")
+@click.option("--role", type=click.Choice(["admin", "clinician"]), required=True)
+@click.option("--email", required=True)
+@click.option("--phone", callback=_valid_phone)
+@click.option("--name", default="")
+@click.option("--clinic", "clinic_id", type=int)
+@click.option("--tier", type=click.IntRange(1, 3))
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def create_user(role: str, email: str, phone: str | None, name: str, clinic_id: int | None,
+                tier: int | None, password_stdin: bool) -> None:
+    """Create an admin or clinician; the password comes from stdin or a prompt."""
+    if role == "clinician" and (clinic_id is None or phone is None):
+        raise click.UsageError("a clinician needs --clinic and --phone")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    problems = password_problems(password)
+    if problems:
+        raise click.UsageError("password: " + " ".join(problems))
+    rt = runtime()
+    with rt.database.unit_of_work() as session:
+        user = clinics.create_staff(
+            session, actor=None, role=role, name=name or email, email=email, phone=phone,
+            password=password, clinic_id=clinic_id if role == "clinician" else None,
+            on_call_tier=tier if role == "clinician" else None, now=rt.clock.now(),
+        )
+        user_id = user.id
+    click.echo(user_id)
+
+
+@cli.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """Create a demo clinic, clinicians and patients; prints their logins."""
+    rt = runtime()
+    for line in demo.seed(rt):
+        click.echo(line)
+
+
+@cli.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def run_command(host: str, port: int) -> None:
+    """The API with the scheduler and SMS dispatcher in the same process."""
+    from werkzeug.serving import run_simple
+
+    from schedules.jobs import build_scheduler
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    rt = runtime()
+    worker = DispatcherWorker(rt.dispatcher, sweep_seconds=rt.settings.outbox_sweep_seconds)
+    scheduler = build_scheduler(rt, blocking=False) if rt.settings.scheduler_enabled else None
+    worker.start()
+    if scheduler is not None:
+        scheduler.start()
+    click.echo(f"Tandem on http://{host}:{port} (SMS: {rt.settings.sms_backend}, "
+               f"scheduler: {'on' if scheduler else 'off'}); API docs at /docs")
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        worker.stop()
+
+
+@cli.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """The scheduler and SMS dispatcher alone (deployments running the API under gunicorn)."""
+    from schedules.jobs import build_scheduler
+
+    rt = runtime()
+    worker = DispatcherWorker(rt.dispatcher, sweep_seconds=rt.settings.outbox_sweep_seconds)
+    scheduler = build_scheduler(rt, blocking=True)
+    stop = threading.Event()
+
+    def _shutdown(*_: Any) -> None:
+        stop.set()
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, _shutdown)
+    worker.start()
+    click.echo("Tandem scheduler running")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        worker.stop()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="tandem")

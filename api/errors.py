@@ -1,0 +1,173 @@
+"""RFC 9457 problem documents for every error, from one table of statuses."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, g, json, request
+from werkzeug.exceptions import HTTPException
+
+from clinical.errors import InvalidInput
+from services import errors as domain
+
+log = logging.getLogger("tandem.api")
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://tandem.example/problems/"
+
+TITLES: Mapping[int, str] = {
+    400: "Malformed request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Validation failed",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+SLUGS: Mapping[int, str] = {
+    400: "malformed-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "body-too-large",
+    415: "unsupported-media-type",
+    422: "validation-failed",
+    429: "rate-limited",
+    500: "internal-error",
+    503: "unavailable",
+}
+
+# Domain error class -> HTTP status: the one place where the mapping lives.
+STATUS_FOR: Mapping[type[domain.ServiceError], int] = {
+    domain.Invalid: 422,
+    domain.NotFound: 404,
+    domain.Forbidden: 403,
+    domain.Unauthorized: 401,
+    domain.Conflict: 409,
+    domain.RateLimited: 429,
+}
+
+
+def problem(
+    status: int,
+    detail: str | None = None,
+    *,
+    title: str | None = None,
+    errors: Mapping[str, list[str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Build a problem+json response."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + SLUGS.get(status, "error"),
+        "title": title or TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail or TITLES.get(status, "Error"),
+    }
+    try:
+        body["instance"] = request.path
+    except RuntimeError:  # outside a request (e.g. building docs)
+        pass
+    if errors is not None:
+        body["errors"] = dict(errors)
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Turn marshmallow's nested messages into ``{"a.b.0": [...]}``."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, Mapping):
+        for key, value in messages.items():
+            name = str(key)
+            path = name if not prefix else (prefix if name == "_schema" else f"{prefix}.{name}")
+            if not prefix and name == "_schema":
+                path = "body"
+            for sub, msgs in flatten_messages(value, path).items():
+                flat.setdefault(sub, []).extend(msgs)
+    elif isinstance(messages, list | tuple):
+        if all(isinstance(m, str) for m in messages):
+            flat[prefix or "body"] = [str(m) for m in messages]
+        else:
+            for item in messages:
+                for sub, msgs in flatten_messages(item, prefix).items():
+                    flat.setdefault(sub, []).extend(msgs)
+    else:
+        flat[prefix or "body"] = [str(messages)]
+    return flat
+
+
+def http_exception_problem(error: HTTPException) -> Response:
+    """Map a werkzeug/flask-smorest HTTP error to a problem document."""
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages") if isinstance(data, Mapping) else None
+    if status == 422 and messages is not None:
+        # flask-smorest keys messages by location ("json", "query"): drop that level.
+        errors: dict[str, list[str]] = {}
+        if isinstance(messages, Mapping):
+            for location_messages in messages.values():
+                for path, msgs in flatten_messages(location_messages).items():
+                    errors.setdefault(path, []).extend(msgs)
+        return problem(422, "One or more fields are invalid.", errors=errors)
+    if status == 400:
+        return problem(400, "The request body is not valid JSON.")
+    if status == 405:
+        allowed = ", ".join(getattr(error, "valid_methods", None) or [])
+        return problem(405, f"{request.method} is not allowed here.",
+                       headers={"Allow": allowed} if allowed else None)
+    if status == 413:
+        return problem(413, "The request body is larger than this service accepts.")
+    if status >= 500:
+        return problem(status)
+    return problem(status, error.description if status != 404 else "No such resource.")
+
+
+def domain_problem(error: domain.ServiceError) -> Response:
+    """Map a domain error to its status."""
+    for cls in type(error).__mro__:
+        if cls in STATUS_FOR:
+            status = STATUS_FOR[cls]
+            break
+    else:
+        status = 500
+    if isinstance(error, domain.Invalid):
+        return problem(422, error.detail, errors=error.errors)
+    if isinstance(error, domain.RateLimited):
+        return problem(429, error.detail, headers={"Retry-After": str(error.retry_after)})
+    return problem(status, error.detail, title=error.title)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Every error leaves as problem+json: no HTML page, no stack trace."""
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        return http_exception_problem(error)
+
+    @app.errorhandler(domain.ServiceError)
+    def _domain(error: domain.ServiceError) -> Response:
+        if error.keep_changes:
+            # What the refused request recorded (a failed attempt, a screening) is kept.
+            g.keep_changes = True
+        return domain_problem(error)
+
+    @app.errorhandler(InvalidInput)
+    def _clinical(error: InvalidInput) -> Response:
+        return problem(422, "One or more fields are invalid.", errors=error.errors)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(500, "Something went wrong on our side; it has been logged.")

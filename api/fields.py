@@ -1,0 +1,99 @@
+"""Marshmallow fields shared by the resources: strict types, clear messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import available_timezones
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from services.phones import normalize_e164
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+class Phone(fields.String):
+    """An E.164 phone number (+ and country code), normalised."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        normalized = normalize_e164(raw)
+        if normalized is None:
+            raise ValidationError("Must be a phone number in E.164 form, e.g. +12025550123.")
+        return normalized
+
+
+class TimeZone(fields.String):
+    """An IANA time zone name such as America/New_York."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        if raw not in _zones() or raw in {"localtime", "Factory"}:
+            raise ValidationError("Must be an IANA time zone such as America/New_York.")
+        return raw
+
+
+class StrictInteger(fields.Integer):
+    """An integer that refuses booleans, floats and strings."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool):
+            raise ValidationError("Not a valid integer.")
+        result: int = super()._deserialize(value, attr, data, **kwargs)
+        return result
+
+
+class StrictNumber(fields.Float):
+    """A JSON number (never a string or a boolean)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError("Not a valid number.")
+        result: float = super()._deserialize(value, attr, data, **kwargs)
+        return result
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON true or false only."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("Not a valid boolean.")
+        return value
+
+
+class AwareDateTime(fields.AwareDateTime):
+    """An ISO 8601 timestamp with an offset."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str):
+            raise ValidationError("Must be an ISO 8601 timestamp with an offset.")
+        result: datetime = super()._deserialize(value, attr, data, **kwargs)
+        return result
+
+
+class PageQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200),
+                           metadata={"description": "Page size, 1-200 (default 50)."})
+    cursor = fields.String(load_default=None, validate=validate.Length(1, 200),
+                           metadata={"description": "Opaque cursor from next_cursor."})
+
+
+class ProblemSchema(Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    instance = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))

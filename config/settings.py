@@ -1,0 +1,187 @@
+"""Typed settings with development, test and production profiles.
+
+Nothing else in Tandem reads ``os.environ``: the app factory, the CLI and the
+scheduler all receive a :class:`Settings` built by :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+PROFILES = ("development", "test", "production")
+SMS_BACKENDS = ("twilio", "log")
+DEFAULT_INSTANCE_PATH = Path("instance")
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable Tandem."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything Tandem reads from its environment."""
+
+    env: str = "development"
+    instance_path: Path = DEFAULT_INSTANCE_PATH
+    database_url: str = ""
+    secret_key: str = ""
+    jwt_secret_key: str = ""
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    max_body_bytes: int = 64 * 1024
+    sms_backend: str = "log"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base_url: str | None = None
+    twilio_timeout_seconds: float = 10.0
+    public_base_url: str | None = None
+    scheduler_enabled: bool = True
+    outbox_sweep_seconds: int = 15
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    log_level: str = "INFO"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (tests and the CLI use it)."""
+        return replace(self, **changes)
+
+
+def _bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _int(name: str, raw: str, *, minimum: int = 1) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive")
+    return value
+
+
+def _local_secret(instance_path: Path, name: str) -> str:
+    """Generate once and keep a development secret in the instance folder."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    path = instance_path / name
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    value = secrets.token_urlsafe(48)
+    path.write_text(value, encoding="utf-8")
+    path.chmod(0o600)
+    return value
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, dotenv_path: str | Path | None = ".env"
+) -> Settings:
+    """Read the process environment (and an optional ``.env``) into :class:`Settings`."""
+    env: dict[str, str] = {}
+    if dotenv_path is not None and Path(dotenv_path).is_file():
+        env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    env.update(os.environ if environ is None else environ)
+
+    profile = env.get("TANDEM_ENV", "development").strip().lower()
+    if profile not in PROFILES:
+        raise ConfigError(f"TANDEM_ENV must be one of {', '.join(PROFILES)}, not {profile!r}")
+
+    instance_path = Path(env.get("TANDEM_INSTANCE_PATH", str(DEFAULT_INSTANCE_PATH))).resolve()
+    database_url = env.get("DATABASE_URL", "").strip()
+    if not database_url:
+        if profile == "production":
+            raise ConfigError("DATABASE_URL is required in production")
+        instance_path.mkdir(parents=True, exist_ok=True)
+        database_url = f"sqlite:///{instance_path / 'tandem.sqlite3'}"
+
+    secret_key = env.get("SECRET_KEY", "").strip()
+    jwt_secret_key = env.get("JWT_SECRET_KEY", "").strip()
+    if profile == "production":
+        missing = [n for n, v in (("SECRET_KEY", secret_key), ("JWT_SECRET_KEY", jwt_secret_key))
+                   if not v]
+        if missing:
+            raise ConfigError(f"production refuses to start without {' and '.join(missing)}")
+        for name, value in (("SECRET_KEY", secret_key), ("JWT_SECRET_KEY", jwt_secret_key)):
+            if len(value) < 32:
+                raise ConfigError(f"{name} must be at least 32 characters in production")
+    elif profile == "test":
+        secret_key = secret_key or secrets.token_urlsafe(48)
+        jwt_secret_key = jwt_secret_key or secrets.token_urlsafe(48)
+    else:
+        secret_key = secret_key or _local_secret(instance_path, "secret_key")
+        jwt_secret_key = jwt_secret_key or _local_secret(instance_path, "jwt_secret_key")
+
+    account_sid = env.get("TWILIO_ACCOUNT_SID") or None
+    auth_token = env.get("TWILIO_AUTH_TOKEN") or None
+    from_number = env.get("TWILIO_FROM_NUMBER") or None
+    messaging_service_sid = env.get("TWILIO_MESSAGING_SERVICE_SID") or None
+    default_backend = "twilio" if account_sid and auth_token else "log"
+    sms_backend = env.get("SMS_BACKEND", default_backend).strip().lower()
+    if sms_backend not in SMS_BACKENDS:
+        raise ConfigError(f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}")
+    if sms_backend == "twilio":
+        if not (account_sid and auth_token):
+            raise ConfigError("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+        if not (from_number or messaging_service_sid):
+            raise ConfigError(
+                "SMS_BACKEND=twilio needs TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID"
+            )
+    if profile == "production" and sms_backend == "log":
+        raise ConfigError("production refuses to send SMS to the log: configure Twilio")
+
+    settings = Settings(
+        env=profile,
+        instance_path=instance_path,
+        database_url=database_url,
+        secret_key=secret_key,
+        jwt_secret_key=jwt_secret_key,
+        sms_backend=sms_backend,
+        twilio_account_sid=account_sid,
+        twilio_auth_token=auth_token,
+        twilio_from_number=from_number,
+        twilio_messaging_service_sid=messaging_service_sid,
+        twilio_api_base_url=(env.get("TWILIO_API_BASE_URL") or "").rstrip("/") or None,
+        public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        scheduler_enabled=_bool("SCHEDULER_ENABLED", env.get("SCHEDULER_ENABLED", "true")),
+        log_level=env.get("LOG_LEVEL", "INFO").upper(),
+    )
+    numeric: dict[str, Any] = {}
+    for var, attr in (("ACCESS_TOKEN_MINUTES", "access_token_minutes"),
+                      ("REFRESH_TOKEN_DAYS", "refresh_token_days"),
+                      ("MAX_BODY_BYTES", "max_body_bytes"),
+                      ("OUTBOX_SWEEP_SECONDS", "outbox_sweep_seconds")):
+        if var in env:
+            numeric[attr] = _int(var, env[var])
+    if "TWILIO_TIMEOUT_SECONDS" in env:
+        numeric["twilio_timeout_seconds"] = _float(
+            "TWILIO_TIMEOUT_SECONDS", env["TWILIO_TIMEOUT_SECONDS"]
+        )
+    return settings.with_overrides(**numeric) if numeric else settings

@@ -1,0 +1,326 @@
+"""The durable SMS outbox and its dispatcher.
+
+A message is a row written in the same transaction as the change that causes it,
+so it exists exactly when that change does. The dispatcher claims due rows,
+sends them outside any transaction, and records the result; a crash between
+send and record leaves the row claimed until its lease ends, after which it is
+sent again (at most one duplicate, never a loss).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from notifications.sms import SmsError, SmsSender
+from store import Database, after_commit
+from store.clock import Clock
+from store.models import OutboxMessage, SmsAttempt
+
+log = logging.getLogger("tandem.outbox")
+
+NOTIFY_CHANNEL = "tandem_outbox"
+LEASE = timedelta(minutes=2)
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 300.0
+MAX_ATTEMPTS = 16
+BATCH_SIZE = 50
+
+# Statuses of an outbox row.
+PENDING = "pending"
+SENDING = "sending"
+SENT = "sent"
+FAILED = "failed"
+
+# Processes register an event here; a commit that queued SMS sets them all.
+_wakers: set[threading.Event] = set()
+_wakers_lock = threading.Lock()
+
+
+def register_waker(event: threading.Event) -> None:
+    with _wakers_lock:
+        _wakers.add(event)
+
+
+def unregister_waker(event: threading.Event) -> None:
+    with _wakers_lock:
+        _wakers.discard(event)
+
+
+def wake_dispatchers() -> None:
+    """Wake this process's dispatchers at once (the in-process nudge)."""
+    with _wakers_lock:
+        events = list(_wakers)
+    for event in events:
+        event.set()
+
+
+def enqueue_sms(
+    session: Session,
+    *,
+    to: str,
+    body: str,
+    purpose: str,
+    now: datetime,
+    recipient_id: int | None = None,
+    escalation_id: int | None = None,
+    dedupe_key: str | None = None,
+    priority: int = 0,
+    not_before: datetime | None = None,
+) -> int | None:
+    """Queue an SMS in the caller's transaction; None when ``dedupe_key`` was queued before."""
+    values = {
+        "purpose": purpose,
+        "to_number": to,
+        "body": body,
+        "recipient_id": recipient_id,
+        "escalation_id": escalation_id,
+        "dedupe_key": dedupe_key,
+        "priority": priority,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": not_before or now,
+        "created_at": now,
+        "updated_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        pg_stmt = postgresql.insert(OutboxMessage).values(**values)
+        if dedupe_key is not None:
+            pg_stmt = pg_stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
+        new_id = session.execute(pg_stmt.returning(OutboxMessage.id)).scalar_one_or_none()
+        if new_id is not None:
+            session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+    else:
+        lite_stmt = sqlite.insert(OutboxMessage).values(**values)
+        if dedupe_key is not None:
+            lite_stmt = lite_stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
+        new_id = session.execute(lite_stmt.returning(OutboxMessage.id)).scalar_one_or_none()
+    if new_id is not None:
+        after_commit(session, wake_dispatchers)
+    return new_id
+
+
+def backoff_seconds(attempt: int, *, rng: random.Random | None = None) -> float:
+    """Exponential back-off with jitter: half to all of base·2^(attempt-1), capped."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempt - 1))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    to: str
+    body: str
+    attempt: int
+
+
+@dataclass
+class DispatchStats:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retried + self.failed
+
+
+FailureListener = Callable[[Session, OutboxMessage, datetime], None]
+
+
+@dataclass
+class Dispatcher:
+    """Sends due outbox rows through an :class:`SmsSender` and records every attempt."""
+
+    database: Database
+    sender: SmsSender
+    clock: Clock
+    status_callback_url: str | None = None
+    batch_size: int = BATCH_SIZE
+    # Called in the recording transaction when a message fails for good (issue: paging).
+    failure_listeners: list[FailureListener] = field(default_factory=list)
+    rng: random.Random = field(default_factory=random.Random)
+
+    def claim(self, *, limit: int | None = None) -> list[Claimed]:
+        """Claim due rows, each under a lease, so no other dispatcher sends them meanwhile."""
+        now = self.clock.now()
+        with self.database.unit_of_work() as session:
+            query = (
+                select(OutboxMessage)
+                .where(
+                    or_(
+                        (OutboxMessage.status == PENDING) & (OutboxMessage.next_attempt_at <= now),
+                        (OutboxMessage.status == SENDING) & (OutboxMessage.claimed_until < now),
+                    )
+                )
+                .order_by(
+                    OutboxMessage.priority.desc(),
+                    OutboxMessage.next_attempt_at,
+                    OutboxMessage.id,
+                )
+                .limit(limit or self.batch_size)
+            )
+            if self.database.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = session.scalars(query).all()
+            claimed = []
+            for row in rows:
+                row.status = SENDING
+                row.attempts += 1
+                row.claimed_until = now + LEASE
+                row.updated_at = now
+                claimed.append(Claimed(row.id, row.to_number, row.body, row.attempts))
+            return claimed
+
+    def send_one(self, item: Claimed) -> str:
+        """Send one claimed message and record the outcome; returns "sent", "retry" or "failed"."""
+        try:
+            result = self.sender.send(
+                to=item.to, body=item.body, status_callback=self.status_callback_url
+            )
+        except SmsError as error:
+            return self._record_failure(item, error)
+        now = self.clock.now()
+        with self.database.unit_of_work() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == item.id)
+                .values(
+                    status=SENT,
+                    twilio_sid=result.sid,
+                    delivery_status=result.status,
+                    sent_at=now,
+                    claimed_until=None,
+                    last_error=None,
+                    error_code=None,
+                    updated_at=now,
+                )
+            )
+            session.add(
+                SmsAttempt(
+                    message_id=item.id,
+                    at=now,
+                    event="send",
+                    outcome="sent",
+                    twilio_sid=result.sid,
+                )
+            )
+        return "sent"
+
+    def _record_failure(self, item: Claimed, error: SmsError) -> str:
+        now = self.clock.now()
+        give_up = not error.retryable or item.attempt >= MAX_ATTEMPTS
+        with self.database.unit_of_work() as session:
+            message = session.get(OutboxMessage, item.id)
+            assert message is not None
+            message.claimed_until = None
+            message.error_code = error.code
+            message.last_error = str(error)[:1000]
+            message.updated_at = now
+            if give_up:
+                message.status = FAILED
+            else:
+                delay = backoff_seconds(item.attempt, rng=self.rng)
+                if error.retry_after is not None:
+                    delay = max(delay, error.retry_after)
+                message.status = PENDING
+                message.next_attempt_at = now + timedelta(seconds=delay)
+            session.add(
+                SmsAttempt(
+                    message_id=item.id,
+                    at=now,
+                    event="send",
+                    outcome="failed" if give_up else "retry",
+                    error_code=error.code,
+                    detail=str(error)[:1000],
+                )
+            )
+            if give_up:
+                log.warning(
+                    "sms %s failed for good after %s attempt(s): code=%s",
+                    item.id, item.attempt, error.code,
+                )
+                for listener in self.failure_listeners:
+                    listener(session, message, now)
+        return "failed" if give_up else "retry"
+
+    def run_once(self, *, limit: int | None = None) -> DispatchStats:
+        """Claim one batch and send it."""
+        stats = DispatchStats()
+        for item in self.claim(limit=limit):
+            outcome = self.send_one(item)
+            if outcome == "sent":
+                stats.sent += 1
+            elif outcome == "retry":
+                stats.retried += 1
+            else:
+                stats.failed += 1
+        return stats
+
+    def drain(self, *, max_batches: int = 100) -> DispatchStats:
+        """Send until nothing is due (bounded)."""
+        total = DispatchStats()
+        for _ in range(max_batches):
+            stats = self.run_once()
+            total.sent += stats.sent
+            total.retried += stats.retried
+            total.failed += stats.failed
+            if stats.handled == 0:
+                break
+        return total
+
+    def pending_ids(self) -> Iterable[int]:
+        """Ids of rows not yet sent or failed (for health checks and tests)."""
+        with self.database.unit_of_work() as session:
+            return list(
+                session.scalars(
+                    select(OutboxMessage.id).where(OutboxMessage.status.in_([PENDING, SENDING]))
+                )
+            )
+
+
+class DispatcherWorker:
+    """A thread that drains the outbox when woken, and sweeps it on a timer regardless."""
+
+    def __init__(self, dispatcher: Dispatcher, *, sweep_seconds: float) -> None:
+        self.dispatcher = dispatcher
+        self.sweep_seconds = sweep_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        register_waker(self._wake)
+        self._thread = threading.Thread(target=self._loop, name="outbox-dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        unregister_waker(self._wake)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.sweep_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self.dispatcher.drain()
+            except Exception:
+                # Logged with context; the rows stay due and the next wake or sweep retries them.
+                log.exception("outbox dispatch pass failed; will retry on the next pass")

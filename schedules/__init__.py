@@ -1,0 +1,1 @@
+"""The scheduler: thin APScheduler jobs over persisted state."""

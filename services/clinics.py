@@ -1,0 +1,146 @@
+"""Clinics and their clinicians (admin)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services import audit
+from services.errors import Conflict, NotFound
+from services.passwords import hash_secret
+from store.models import Clinic, User
+
+DEFAULT_POLICY: dict[str, Any] = {
+    "ack_timeout_seconds": {"urgent": 600, "high": 1800},
+    "repeat": 3,
+    "quiet_hours": {"start": "21:00", "end": "08:00"},
+}
+
+
+def effective_policy(stored: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The clinic's policy with defaults filling every gap."""
+    stored = stored or {}
+    return {
+        "ack_timeout_seconds": {
+            **DEFAULT_POLICY["ack_timeout_seconds"],
+            **stored.get("ack_timeout_seconds", {}),
+        },
+        "repeat": stored.get("repeat", DEFAULT_POLICY["repeat"]),
+        "quiet_hours": {**DEFAULT_POLICY["quiet_hours"], **stored.get("quiet_hours", {})},
+    }
+
+
+def create_clinic(
+    session: Session,
+    *,
+    actor: User | None,
+    name: str,
+    timezone: str,
+    policy: Mapping[str, Any] | None,
+    now: datetime,
+) -> Clinic:
+    clinic = Clinic(
+        name=name, timezone=timezone, escalation_policy=dict(policy or {}), created_at=now
+    )
+    session.add(clinic)
+    session.flush()
+    audit.record(session, actor=actor, action="clinic.create", target_type="clinic",
+                 target_id=clinic.id, clinic_id=clinic.id, now=now)
+    return clinic
+
+
+def get_clinic(session: Session, *, clinic_id: int) -> Clinic:
+    clinic = session.get(Clinic, clinic_id)
+    if clinic is None:
+        raise NotFound("No such clinic.")
+    return clinic
+
+
+def update_clinic(
+    session: Session,
+    *,
+    actor: User,
+    clinic_id: int,
+    now: datetime,
+    name: str | None = None,
+    timezone: str | None = None,
+    policy: Mapping[str, Any] | None = None,
+) -> Clinic:
+    """Change a clinic; a policy given is merged over the stored one."""
+    clinic = get_clinic(session, clinic_id=clinic_id)
+    if name is not None:
+        clinic.name = name
+    if timezone is not None:
+        clinic.timezone = timezone
+    if policy is not None:
+        merged = dict(clinic.escalation_policy or {})
+        for key, value in policy.items():
+            if isinstance(value, Mapping):
+                merged[key] = {**merged.get(key, {}), **value}
+            else:
+                merged[key] = value
+        clinic.escalation_policy = merged
+    changed = [k for k, v in (("name", name), ("timezone", timezone), ("policy", policy))
+               if v is not None]
+    audit.record(session, actor=actor, action="clinic.update", target_type="clinic",
+                 target_id=clinic_id, clinic_id=clinic_id, now=now, detail={"fields": changed})
+    return clinic
+
+
+def list_clinics(session: Session) -> list[Clinic]:
+    return list(session.scalars(select(Clinic).order_by(Clinic.id)))
+
+
+def ensure_unique_contact(session: Session, *, email: str | None, phone: str | None) -> None:
+    """409 when the e-mail or phone already belongs to a user."""
+    if email and session.scalars(select(User.id).where(User.email == email)).first():
+        raise Conflict("A user with this e-mail already exists.")
+    if phone and session.scalars(select(User.id).where(User.phone == phone)).first():
+        raise Conflict("A user with this phone number already exists.")
+
+
+def create_staff(
+    session: Session,
+    *,
+    actor: User | None,
+    role: str,
+    name: str,
+    email: str,
+    phone: str | None,
+    password: str,
+    clinic_id: int | None,
+    on_call_tier: int | None,
+    now: datetime,
+) -> User:
+    """Create an admin or a clinician."""
+    if clinic_id is not None:
+        get_clinic(session, clinic_id=clinic_id)
+    email = email.strip().lower()
+    ensure_unique_contact(session, email=email, phone=phone)
+    user = User(
+        role=role,
+        clinic_id=clinic_id,
+        name=name,
+        email=email,
+        phone=phone,
+        password_hash=hash_secret(password),
+        is_active=True,
+        on_call_tier=on_call_tier,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(session, actor=actor, action=f"{role}.create", target_type="user",
+                 target_id=user.id, clinic_id=clinic_id, now=now)
+    return user
+
+
+def list_clinicians(session: Session, *, clinic_id: int | None) -> list[User]:
+    query = select(User).where(User.role == "clinician", User.deleted_at.is_(None))
+    if clinic_id is not None:
+        query = query.where(User.clinic_id == clinic_id)
+    return list(session.scalars(query.order_by(User.id)))

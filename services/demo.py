@@ -1,0 +1,76 @@
+"""A demo clinic with clinicians and patients, for trying Tandem out."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+from sqlalchemy import select
+
+from services import clinics, patients
+from services.passwords import hash_secret
+from services.runtime import Runtime
+from store.models import Clinic, User
+
+DEMO_CLINIC = "Tandem Demo Clinic"
+# Fictional numbers only (the 555-01xx range).
+CLINICIANS = (
+    ("Dr. Ada Rivera", "ada.rivera@demo.tandem.example", "+12025550101", 1),
+    ("Dr. Ben Okafor", "ben.okafor@demo.tandem.example", "+12025550102", 2),
+    ("Dr. Chen Wu", "chen.wu@demo.tandem.example", "+12025550103", 3),
+)
+PATIENTS = (
+    ("Pat Demo", "+12025550111", "America/New_York", False, 72.5),
+    ("Sam Demo", "+12025550112", "America/Chicago", True, 81.0),
+)
+ELIGIBLE_SCREENING = {
+    "failed_antidepressant_trials": 3,
+    "prior_inadequate_response": ["tms"],
+    "baseline": {"instrument": "PHQ-9", "score": 21},
+    "medical_clearance": True,
+    "cardiovascular_assessment": True,
+    "uncontrolled_hypertension": False,
+    "active_substance_use_disorder": False,
+    "uncontrolled_seizure_disorder": False,
+    "active_suicidal_ideation_requiring_intervention": False,
+}
+
+
+def seed(rt: Runtime) -> Iterator[str]:
+    """Create the demo data once; yields the lines to print (with fresh passwords)."""
+    now = rt.clock.now()
+    with rt.database.unit_of_work() as session:
+        if session.scalars(select(Clinic).where(Clinic.name == DEMO_CLINIC)).first():
+            yield "The demo clinic exists already; its passwords were printed when it was made."
+            return
+        clinic = clinics.create_clinic(session, actor=None, name=DEMO_CLINIC,
+                                       timezone="America/New_York", policy=None, now=now)
+        logins: list[tuple[str, str, str]] = []
+        admin_password = secrets.token_urlsafe(12)
+        clinics.create_staff(session, actor=None, role="admin", name="Demo Admin",
+                             email="admin@demo.tandem.example", phone=None,
+                             password=admin_password, clinic_id=None, on_call_tier=None,
+                             now=now)
+        logins.append(("admin", "admin@demo.tandem.example", admin_password))
+        staff: list[User] = []
+        for name, email, phone, tier in CLINICIANS:
+            password = secrets.token_urlsafe(12)
+            staff.append(clinics.create_staff(
+                session, actor=None, role="clinician", name=name, email=email, phone=phone,
+                password=password, clinic_id=clinic.id, on_call_tier=tier, now=now,
+            ))
+            logins.append((f"clinician (tier {tier})", email, password))
+        for name, phone, tz, bipolar, weight in PATIENTS:
+            profile = patients.enroll_patient(
+                session, clinician=staff[0], now=now,
+                data={"name": name, "phone": phone, "timezone": tz, "bipolar": bipolar,
+                      "weight_kg": weight, "care_team": [staff[0].id],
+                      "screening": ELIGIBLE_SCREENING},
+            )
+            password = secrets.token_urlsafe(12)
+            profile.user.password_hash = hash_secret(password)
+            profile.activated_at = now
+            logins.append(("patient", phone, password))
+    yield f"Demo clinic created. Log in at POST /api/v1/auth/login with:"
+    for role, username, password in logins:
+        yield f"  {role:22} {username:34} {password}"

@@ -1,0 +1,74 @@
+"""The process's wiring: settings, database, clock and SMS sender, built once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from config import Settings
+from notifications.outbox import Dispatcher
+from notifications.sms import SmsSender
+from store import Database
+from store.clock import Clock, SystemClock
+
+
+def build_sms_sender(settings: Settings) -> SmsSender:
+    """The SMS backend the settings ask for."""
+    if settings.sms_backend == "twilio":
+        from notifications.twilio_sms import TwilioSmsSender
+
+        assert settings.twilio_account_sid and settings.twilio_auth_token
+        return TwilioSmsSender(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token,
+            from_number=settings.twilio_from_number,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            api_base_url=settings.twilio_api_base_url,
+            timeout=settings.twilio_timeout_seconds,
+        )
+    from notifications.log_sms import LogSmsSender
+
+    return LogSmsSender()
+
+
+@dataclass
+class Runtime:
+    """What every request, job and command needs, and nothing global besides."""
+
+    settings: Settings
+    database: Database
+    sms: SmsSender
+    clock: Clock = field(default_factory=SystemClock)
+    dispatcher: Dispatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.settings.env == "test":
+            from services.passwords import use_fast_hashing
+
+            use_fast_hashing()
+        self.dispatcher = Dispatcher(
+            database=self.database,
+            sender=self.sms,
+            clock=self.clock,
+            status_callback_url=(
+                f"{self.settings.public_base_url}/webhooks/twilio/status"
+                if self.settings.public_base_url
+                else None
+            ),
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        database: Database | None = None,
+        sms: SmsSender | None = None,
+        clock: Clock | None = None,
+    ) -> Runtime:
+        """Build the runtime, letting tests substitute real parts configured differently."""
+        return cls(
+            settings=settings,
+            database=database or Database(settings.database_url),
+            sms=sms or build_sms_sender(settings),
+            clock=clock or SystemClock(),
+        )

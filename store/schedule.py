@@ -1,0 +1,72 @@
+"""Treatment sessions, their vitals, and the tasks the calendar plans for each patient."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from store.models import Base
+
+
+class TreatmentSession(Base):
+    __tablename__ = "treatment_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.user_id"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    started_at: Mapped[datetime]
+    ketamine_mg_per_kg: Mapped[float | None] = mapped_column(Float)
+    ketamine_infusion_minutes: Mapped[int | None] = mapped_column(Integer)
+    tms_minutes: Mapped[int | None] = mapped_column(Integer)
+    notes: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime]
+
+    vitals: Mapped[list[VitalsReading]] = relationship(
+        back_populates="session", order_by="VitalsReading.at"
+    )
+
+
+class VitalsReading(Base):
+    __tablename__ = "vitals_readings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    at: Mapped[datetime]
+    systolic: Mapped[int] = mapped_column(Integer)
+    diastolic: Mapped[int] = mapped_column(Integer)
+    heart_rate: Mapped[int | None] = mapped_column(Integer)
+
+    session: Mapped[TreatmentSession] = relationship(back_populates="vitals")
+
+
+class Task(Base):
+    """Something the app should ask a patient, planned by the calendar; one row per plan key."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.user_id"))
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(24))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_sessions.id"))
+    reason: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    # open -> done | missed | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    completed_at: Mapped[datetime | None]
+    # The next reminder to queue (None when none is left); the scheduler's index.
+    remind_at: Mapped[datetime | None]
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("patient_id", "key", name="uq_tasks_patient_key"),
+        Index("ix_tasks_remind_at", "remind_at"),
+        Index("ix_tasks_patient_status", "patient_id", "status"),
+    )
