@@ -1,0 +1,47 @@
+# Tandem: `make run` serves the embedded default, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit prism-setup migrate demo bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Tandem needs Python 3.11 or newer"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+## The service on its embedded default: SQLite in ./instance, SMS to the log, API + scheduler.
+run: $(STAMP)
+	$(BIN)/tandem db upgrade
+	$(BIN)/tandem run
+
+## The whole suite: lint, types, unit + API + Twilio contract (Prism) tests.
+test: $(STAMP) lint typecheck prism-setup unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+prism-setup:
+	bash scripts/prism-setup
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+migrate: $(STAMP)
+	$(BIN)/tandem db upgrade
+
+demo: $(STAMP)
+	$(BIN)/tandem db upgrade
+	$(BIN)/tandem demo
+
+clean:
+	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis
