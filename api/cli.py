@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -180,4 +181,7 @@ def scheduler_command() -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     cli(prog_name="tandem")

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, g, json, request
+from flask import Flask, Response, g, has_request_context, json, request
 from werkzeug.exceptions import HTTPException
 
 from clinical.errors import InvalidInput
@@ -73,10 +73,8 @@ def problem(
         "status": status,
         "detail": detail or TITLES.get(status, "Error"),
     }
-    try:
+    if has_request_context():
         body["instance"] = request.path
-    except RuntimeError:  # outside a request (e.g. building docs)
-        pass
     if errors is not None:
         body["errors"] = dict(errors)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)

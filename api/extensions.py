@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+
 from flask import Flask, Response, current_app, g
 from flask_jwt_extended import JWTManager
 from flask_smorest import Api

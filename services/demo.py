@@ -71,6 +71,6 @@ def seed(rt: Runtime) -> Iterator[str]:
             profile.user.password_hash = hash_secret(password)
             profile.activated_at = now
             logins.append(("patient", phone, password))
-    yield f"Demo clinic created. Log in at POST /api/v1/auth/login with:"
+    yield "Demo clinic created. Log in at POST /api/v1/auth/login with:"
     for role, username, password in logins:
         yield f"  {role:22} {username:34} {password}"
