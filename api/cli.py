@@ -6,6 +6,8 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -14,19 +16,38 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from api.app import create_app
 from api.extensions import runtime
+from config import ConfigError
 from notifications.outbox import DispatcherWorker
 from services import clinics, demo
+from services.errors import ServiceError
 from services.passwords import password_problems
 from services.phones import normalize_e164
 from store import migrate
 
 
 def _app(*_: Any) -> Flask:
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as error:
+        # An operator's mistake: one line saying what to fix, not a traceback.
+        raise click.ClickException(f"configuration: {error}") from None
 
 
-@click.group(cls=FlaskGroup, create_app=_app, add_default_commands=False,
-             help="Tandem: check-ins, schedules, reminders and clinician escalation.")
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A refused operation (a taken e-mail, an unknown clinic) exits 1 with its reason."""
+    try:
+        yield
+    except ServiceError as error:
+        raise click.ClickException(error.detail) from None
+
+
+@click.group(
+    cls=FlaskGroup,
+    create_app=_app,
+    add_default_commands=False,
+    help="Tandem: check-ins, schedules, reminders and clinician escalation.",
+)
 def cli() -> None:
     pass
 
@@ -78,9 +99,10 @@ def _valid_phone(_ctx: click.Context, _param: click.Parameter, value: str | None
 def create_clinic(name: str, timezone: str) -> None:
     """Create a clinic; prints its id."""
     rt = runtime()
-    with rt.database.unit_of_work() as session:
-        clinic = clinics.create_clinic(session, actor=None, name=name, timezone=timezone,
-                                       policy=None, now=rt.clock.now())
+    with _refusals(), rt.database.unit_of_work() as session:
+        clinic = clinics.create_clinic(
+            session, actor=None, name=name, timezone=timezone, policy=None, now=rt.clock.now()
+        )
         clinic_id = clinic.id
     click.echo(clinic_id)
 
@@ -94,8 +116,15 @@ def create_clinic(name: str, timezone: str) -> None:
 @click.option("--tier", type=click.IntRange(1, 3))
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @with_appcontext
-def create_user(role: str, email: str, phone: str | None, name: str, clinic_id: int | None,
-                tier: int | None, password_stdin: bool) -> None:
+def create_user(
+    role: str,
+    email: str,
+    phone: str | None,
+    name: str,
+    clinic_id: int | None,
+    tier: int | None,
+    password_stdin: bool,
+) -> None:
     """Create an admin or clinician; the password comes from stdin or a prompt."""
     if role == "clinician" and (clinic_id is None or phone is None):
         raise click.UsageError("a clinician needs --clinic and --phone")
@@ -107,11 +136,18 @@ def create_user(role: str, email: str, phone: str | None, name: str, clinic_id: 
     if problems:
         raise click.UsageError("password: " + " ".join(problems))
     rt = runtime()
-    with rt.database.unit_of_work() as session:
+    with _refusals(), rt.database.unit_of_work() as session:
         user = clinics.create_staff(
-            session, actor=None, role=role, name=name or email, email=email, phone=phone,
-            password=password, clinic_id=clinic_id if role == "clinician" else None,
-            on_call_tier=tier if role == "clinician" else None, now=rt.clock.now(),
+            session,
+            actor=None,
+            role=role,
+            name=name or email,
+            email=email,
+            phone=phone,
+            password=password,
+            clinic_id=clinic_id if role == "clinician" else None,
+            on_call_tier=tier if role == "clinician" else None,
+            now=rt.clock.now(),
         )
         user_id = user.id
     click.echo(user_id)
@@ -122,8 +158,9 @@ def create_user(role: str, email: str, phone: str | None, name: str, clinic_id: 
 def demo_command() -> None:
     """Create a demo clinic, clinicians and patients; prints their logins."""
     rt = runtime()
-    for line in demo.seed(rt):
-        click.echo(line)
+    with _refusals():
+        for line in demo.seed(rt):
+            click.echo(line)
 
 
 @cli.command("run")
@@ -143,8 +180,10 @@ def run_command(host: str, port: int) -> None:
     worker.start()
     if scheduler is not None:
         scheduler.start()
-    click.echo(f"Tandem on http://{host}:{port} (SMS: {rt.settings.sms_backend}, "
-               f"scheduler: {'on' if scheduler else 'off'}); API docs at /docs")
+    click.echo(
+        f"Tandem on http://{host}:{port} (SMS: {rt.settings.sms_backend}, "
+        f"scheduler: {'on' if scheduler else 'off'}); API docs at /docs"
+    )
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, json, request
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from clinical.errors import InvalidInput
@@ -75,6 +76,9 @@ def problem(
     }
     if has_request_context():
         body["instance"] = request.path
+        # A refused submission that reported suicidal thoughts still shows where to get help.
+        if g.get("crisis_resources") is not None:
+            body["crisis_resources"] = g.crisis_resources
     if errors is not None:
         body["errors"] = dict(errors)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
@@ -123,8 +127,11 @@ def http_exception_problem(error: HTTPException) -> Response:
         return problem(400, "The request body is not valid JSON.")
     if status == 405:
         allowed = ", ".join(getattr(error, "valid_methods", None) or [])
-        return problem(405, f"{request.method} is not allowed here.",
-                       headers={"Allow": allowed} if allowed else None)
+        return problem(
+            405,
+            f"{request.method} is not allowed here.",
+            headers={"Allow": allowed} if allowed else None,
+        )
     if status == 413:
         return problem(413, "The request body is larger than this service accepts.")
     if status >= 500:
@@ -164,6 +171,12 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(InvalidInput)
     def _clinical(error: InvalidInput) -> Response:
         return problem(422, "One or more fields are invalid.", errors=error.errors)
+
+    @app.errorhandler(IntegrityError)
+    def _constraint(error: IntegrityError) -> Response:
+        # A unique key taken by a concurrent request between our check and our flush.
+        log.warning("a constraint refused %s %s", request.method, request.path, exc_info=True)
+        return problem(409, "The change conflicts with the current state; nothing was saved.")
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

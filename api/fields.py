@@ -11,6 +11,11 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from services.phones import normalize_e164
 
+# The largest id PostgreSQL's INTEGER primary keys hold: a bigger number names no record.
+ID_MAX = 2**31 - 1
+# Beyond a signed 64-bit integer SQLite overflows (a 500); no field needs more.
+INT64_MAX = 2**63 - 1
+
 
 @lru_cache(maxsize=1)
 def _zones() -> frozenset[str]:
@@ -48,7 +53,19 @@ class StrictInteger(fields.Integer):
         if isinstance(value, bool):
             raise ValidationError("Not a valid integer.")
         result: int = super()._deserialize(value, attr, data, **kwargs)
+        if abs(result) > INT64_MAX:
+            raise ValidationError("Number too large.")
         return result
+
+
+class Id(StrictInteger):
+    """The id of a record: a whole number from 1 to the largest id the database holds."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            validate=validate.Range(1, ID_MAX, error="Must be a record id (a positive integer)."),
+            **kwargs,
+        )
 
 
 class StrictNumber(fields.Float):
@@ -84,16 +101,30 @@ class AwareDateTime(fields.AwareDateTime):
 
 
 class PageQuery(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200),
-                           metadata={"description": "Page size, 1-200 (default 50)."})
-    cursor = fields.String(load_default=None, validate=validate.Length(1, 200),
-                           metadata={"description": "Opaque cursor from next_cursor."})
+    limit = fields.Integer(
+        load_default=50,
+        validate=validate.Range(1, 200),
+        metadata={"description": "Page size, 1-200 (default 50)."},
+    )
+    cursor = fields.String(
+        load_default=None,
+        validate=validate.Length(1, 200),
+        metadata={"description": "Opaque cursor from next_cursor."},
+    )
 
 
 class ProblemSchema(Schema):
-    type = fields.String()
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
+    """An RFC 9457 problem document (application/problem+json)."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
     instance = fields.String()
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    crisis_resources = fields.Dict(
+        metadata={
+            "description": "On a refused or failed self-report that signalled suicidal "
+            "thoughts: where to get help now (988, 911)."
+        }
+    )

@@ -6,12 +6,14 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Response, json, request
+from flask import Response, g, json, request
 from flask_jwt_extended import verify_jwt_in_request
 
+from api.errors import PROBLEM_JSON, domain_problem
 from api.extensions import db, runtime
 from api.security import the_user
 from services import idempotency
+from services.errors import ServiceError
 
 HEADER = "Idempotency-Key"
 
@@ -44,14 +46,31 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
             now=runtime().clock.now(),
         )
         if isinstance(claim, idempotency.Replay):
-            replay = Response(json.dumps(claim.body), status=claim.status,
-                              mimetype="application/json")
+            replay = Response(
+                json.dumps(claim.body),
+                status=claim.status,
+                mimetype=PROBLEM_JSON if claim.status >= 400 else "application/json",
+            )
             replay.headers["Idempotent-Replayed"] = "true"
             return replay
-        response = view(*args, **kwargs)
+        try:
+            response = view(*args, **kwargs)
+        except ServiceError as error:
+            if not error.keep_changes:
+                raise
+            # A refusal that is committed with what it recorded (an ineligible screening)
+            # commits the claim too, so it must be answered: a retry replays the refusal
+            # instead of hearing "still being processed" for 7 days.
+            g.keep_changes = True
+            refusal = domain_problem(error)
+            idempotency.finish(
+                claim, status=refusal.status_code, body=json.loads(refusal.get_data())
+            )
+            return refusal
         if isinstance(response, Response) and response.status_code < 400:
-            idempotency.finish(claim, status=response.status_code,
-                               body=response.get_json(silent=True))
+            idempotency.finish(
+                claim, status=response.status_code, body=response.get_json(silent=True)
+            )
         return response
 
     doc = dict(getattr(wrapper, "_apidoc", {}))

@@ -42,9 +42,13 @@ def _revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
     session_id = payload.get("sid")
     if not isinstance(session_id, str):
         return True
-    row = db().execute(
-        select(AuthSession.revoked_at, AuthSession.user_id).where(AuthSession.id == session_id)
-    ).first()
+    row = (
+        db()
+        .execute(
+            select(AuthSession.revoked_at, AuthSession.user_id).where(AuthSession.id == session_id)
+        )
+        .first()
+    )
     return row is None or row.revoked_at is not None or str(row.user_id) != payload.get("sub")
 
 

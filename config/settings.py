@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
 PROFILES = ("development", "test", "production")
 SMS_BACKENDS = ("twilio", "log")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_INSTANCE_PATH = Path("instance")
 
 
@@ -89,15 +92,49 @@ def _float(name: str, raw: str) -> float:
     return value
 
 
+def _read_secret(path: Path) -> str:
+    """A kept secret; waits briefly when empty, as another process may be writing it now."""
+    for _ in range(20):
+        kept = path.read_text(encoding="utf-8").strip()
+        if kept:
+            return kept
+        time.sleep(0.025)
+    return ""
+
+
 def _local_secret(instance_path: Path, name: str) -> str:
     """Generate once and keep a development secret in the instance folder."""
     instance_path.mkdir(parents=True, exist_ok=True)
     path = instance_path / name
     if path.exists():
-        return path.read_text(encoding="utf-8").strip()
+        kept = _read_secret(path)
+        if kept:
+            return kept
+        # Left empty by an interrupted first run: it would mean an empty signing key.
+        path.unlink(missing_ok=True)
     value = secrets.token_urlsafe(48)
-    path.write_text(value, encoding="utf-8")
-    path.chmod(0o600)
+    try:
+        # Owner-only from the start, never readable by others even for a moment; O_EXCL so
+        # two processes starting together (API and scheduler) agree on one secret.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        kept = _read_secret(path)
+        if kept:
+            return kept
+        raise ConfigError(f"{path} is empty; delete it to generate a new secret") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    return value
+
+
+def _url(name: str, raw: str | None) -> str | None:
+    """An http(s) base URL without a trailing slash, or None when unset."""
+    value = (raw or "").strip().rstrip("/")
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL such as https://tandem.example.org")
     return value
 
 
@@ -125,8 +162,9 @@ def load_settings(
     secret_key = env.get("SECRET_KEY", "").strip()
     jwt_secret_key = env.get("JWT_SECRET_KEY", "").strip()
     if profile == "production":
-        missing = [n for n, v in (("SECRET_KEY", secret_key), ("JWT_SECRET_KEY", jwt_secret_key))
-                   if not v]
+        missing = [
+            n for n, v in (("SECRET_KEY", secret_key), ("JWT_SECRET_KEY", jwt_secret_key)) if not v
+        ]
         if missing:
             raise ConfigError(f"production refuses to start without {' and '.join(missing)}")
         for name, value in (("SECRET_KEY", secret_key), ("JWT_SECRET_KEY", jwt_secret_key)):
@@ -157,6 +195,10 @@ def load_settings(
     if profile == "production" and sms_backend == "log":
         raise ConfigError("production refuses to send SMS to the log: configure Twilio")
 
+    log_level = env.get("LOG_LEVEL", "INFO").strip().upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+
     settings = Settings(
         env=profile,
         instance_path=instance_path,
@@ -168,16 +210,18 @@ def load_settings(
         twilio_auth_token=auth_token,
         twilio_from_number=from_number,
         twilio_messaging_service_sid=messaging_service_sid,
-        twilio_api_base_url=(env.get("TWILIO_API_BASE_URL") or "").rstrip("/") or None,
-        public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        twilio_api_base_url=_url("TWILIO_API_BASE_URL", env.get("TWILIO_API_BASE_URL")),
+        public_base_url=_url("PUBLIC_BASE_URL", env.get("PUBLIC_BASE_URL")),
         scheduler_enabled=_bool("SCHEDULER_ENABLED", env.get("SCHEDULER_ENABLED", "true")),
-        log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        log_level=log_level,
     )
     numeric: dict[str, Any] = {}
-    for var, attr in (("ACCESS_TOKEN_MINUTES", "access_token_minutes"),
-                      ("REFRESH_TOKEN_DAYS", "refresh_token_days"),
-                      ("MAX_BODY_BYTES", "max_body_bytes"),
-                      ("OUTBOX_SWEEP_SECONDS", "outbox_sweep_seconds")):
+    for var, attr in (
+        ("ACCESS_TOKEN_MINUTES", "access_token_minutes"),
+        ("REFRESH_TOKEN_DAYS", "refresh_token_days"),
+        ("MAX_BODY_BYTES", "max_body_bytes"),
+        ("OUTBOX_SWEEP_SECONDS", "outbox_sweep_seconds"),
+    ):
         if var in env:
             numeric[attr] = _int(var, env[var])
     if "TWILIO_TIMEOUT_SECONDS" in env:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -41,6 +42,14 @@ def find_user_by_username(session: Session, username: str) -> User | None:
     return session.scalars(select(User).where(User.email == username.lower())).first()
 
 
+def _username_key(username: str) -> str:
+    """The throttling key: the canonical e-mail or phone, so spellings share one count."""
+    stripped = username.strip()
+    if stripped.startswith("+"):
+        return normalize_e164(stripped) or stripped.lower()
+    return stripped.lower()
+
+
 def _throttle(session: Session, *, scope: str, keys: list[tuple[str, int]], now: datetime) -> None:
     """Refuse with 429 when any key has had too many failures in the window."""
     since = now - FAILURE_WINDOW
@@ -51,7 +60,8 @@ def _throttle(session: Session, *, scope: str, keys: list[tuple[str, int]], now:
             )
         ).one()
         if count >= limit:
-            retry_after = int((oldest + FAILURE_WINDOW - now).total_seconds()) + 1
+            # The oldest failure leaves the window at exactly this moment.
+            retry_after = math.ceil((oldest + FAILURE_WINDOW - now).total_seconds())
             raise RateLimited(
                 "Too many failed attempts. Wait before trying again.", retry_after=retry_after
             )
@@ -83,16 +93,24 @@ def login(
     lifetime: timedelta,
 ) -> Login:
     """Check credentials; unknown user and wrong password fail the same way."""
-    key = username.strip().lower()
-    _throttle(session, scope="login",
-              keys=[(key, LOGIN_MAX_FAILURES), ("ip:" + client_ip, LOGIN_MAX_FAILURES_PER_IP)],
-              now=now)
+    key = _username_key(username)
+    _throttle(
+        session,
+        scope="login",
+        keys=[(key, LOGIN_MAX_FAILURES), ("ip:" + client_ip, LOGIN_MAX_FAILURES_PER_IP)],
+        now=now,
+    )
     user = find_user_by_username(session, username)
     usable = user is not None and user.is_active and user.deleted_at is None
     ok = verify_secret(user.password_hash if usable and user else None, password)
     if not (ok and user and usable):
-        _fail(session, scope="login", keys=[key, "ip:" + client_ip], now=now,
-              detail="The username or password is wrong.")
+        _fail(
+            session,
+            scope="login",
+            keys=[key, "ip:" + client_ip],
+            now=now,
+            detail="The username or password is wrong.",
+        )
     assert user is not None
     # A successful login clears the user's failure count.
     session.execute(delete(AuthFailure).where(AuthFailure.scope == "login", AuthFailure.key == key))
@@ -149,10 +167,15 @@ def activate(
     if problems:
         raise Invalid({"password": problems})
     normalized = normalize_e164(phone) or phone
-    _throttle(session, scope="activate",
-              keys=[(normalized, ACTIVATION_MAX_ATTEMPTS * 2),
-                    ("ip:" + client_ip, LOGIN_MAX_FAILURES_PER_IP)],
-              now=now)
+    _throttle(
+        session,
+        scope="activate",
+        keys=[
+            (normalized, ACTIVATION_MAX_ATTEMPTS * 2),
+            ("ip:" + client_ip, LOGIN_MAX_FAILURES_PER_IP),
+        ],
+        now=now,
+    )
     failure = "The code is wrong, expired or used up. Ask your clinic for a new one."
     user = session.scalars(
         select(User).where(User.phone == normalized, User.role == "patient")
@@ -173,8 +196,9 @@ def activate(
     if not matches or user is None or active_code is None:
         if usable and active_code is not None:
             active_code.attempts += 1
-        _fail(session, scope="activate", keys=[normalized, "ip:" + client_ip], now=now,
-              detail=failure)
+        _fail(
+            session, scope="activate", keys=[normalized, "ip:" + client_ip], now=now, detail=failure
+        )
     assert user is not None and active_code is not None
     active_code.used_at = now
     user.password_hash = hash_secret(password)

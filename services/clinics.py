@@ -48,8 +48,15 @@ def create_clinic(
     )
     session.add(clinic)
     session.flush()
-    audit.record(session, actor=actor, action="clinic.create", target_type="clinic",
-                 target_id=clinic.id, clinic_id=clinic.id, now=now)
+    audit.record(
+        session,
+        actor=actor,
+        action="clinic.create",
+        target_type="clinic",
+        target_id=clinic.id,
+        clinic_id=clinic.id,
+        now=now,
+    )
     return clinic
 
 
@@ -84,10 +91,19 @@ def update_clinic(
             else:
                 merged[key] = value
         clinic.escalation_policy = merged
-    changed = [k for k, v in (("name", name), ("timezone", timezone), ("policy", policy))
-               if v is not None]
-    audit.record(session, actor=actor, action="clinic.update", target_type="clinic",
-                 target_id=clinic_id, clinic_id=clinic_id, now=now, detail={"fields": changed})
+    changed = [
+        k for k, v in (("name", name), ("timezone", timezone), ("policy", policy)) if v is not None
+    ]
+    audit.record(
+        session,
+        actor=actor,
+        action="clinic.update",
+        target_type="clinic",
+        target_id=clinic_id,
+        clinic_id=clinic_id,
+        now=now,
+        detail={"fields": changed},
+    )
     return clinic
 
 
@@ -134,8 +150,15 @@ def create_staff(
     )
     session.add(user)
     session.flush()
-    audit.record(session, actor=actor, action=f"{role}.create", target_type="user",
-                 target_id=user.id, clinic_id=clinic_id, now=now)
+    audit.record(
+        session,
+        actor=actor,
+        action=f"{role}.create",
+        target_type="user",
+        target_id=user.id,
+        clinic_id=clinic_id,
+        now=now,
+    )
     return user
 
 

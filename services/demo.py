@@ -43,29 +43,56 @@ def seed(rt: Runtime) -> Iterator[str]:
         if session.scalars(select(Clinic).where(Clinic.name == DEMO_CLINIC)).first():
             yield "The demo clinic exists already; its passwords were printed when it was made."
             return
-        clinic = clinics.create_clinic(session, actor=None, name=DEMO_CLINIC,
-                                       timezone="America/New_York", policy=None, now=now)
+        clinic = clinics.create_clinic(
+            session, actor=None, name=DEMO_CLINIC, timezone="America/New_York", policy=None, now=now
+        )
         logins: list[tuple[str, str, str]] = []
         admin_password = secrets.token_urlsafe(12)
-        clinics.create_staff(session, actor=None, role="admin", name="Demo Admin",
-                             email="admin@demo.tandem.example", phone=None,
-                             password=admin_password, clinic_id=None, on_call_tier=None,
-                             now=now)
+        clinics.create_staff(
+            session,
+            actor=None,
+            role="admin",
+            name="Demo Admin",
+            email="admin@demo.tandem.example",
+            phone=None,
+            password=admin_password,
+            clinic_id=None,
+            on_call_tier=None,
+            now=now,
+        )
         logins.append(("admin", "admin@demo.tandem.example", admin_password))
         staff: list[User] = []
         for name, email, phone, tier in CLINICIANS:
             password = secrets.token_urlsafe(12)
-            staff.append(clinics.create_staff(
-                session, actor=None, role="clinician", name=name, email=email, phone=phone,
-                password=password, clinic_id=clinic.id, on_call_tier=tier, now=now,
-            ))
+            staff.append(
+                clinics.create_staff(
+                    session,
+                    actor=None,
+                    role="clinician",
+                    name=name,
+                    email=email,
+                    phone=phone,
+                    password=password,
+                    clinic_id=clinic.id,
+                    on_call_tier=tier,
+                    now=now,
+                )
+            )
             logins.append((f"clinician (tier {tier})", email, password))
         for name, phone, tz, bipolar, weight in PATIENTS:
             profile = patients.enroll_patient(
-                session, clinician=staff[0], now=now,
-                data={"name": name, "phone": phone, "timezone": tz, "bipolar": bipolar,
-                      "weight_kg": weight, "care_team": [staff[0].id],
-                      "screening": ELIGIBLE_SCREENING},
+                session,
+                clinician=staff[0],
+                now=now,
+                data={
+                    "name": name,
+                    "phone": phone,
+                    "timezone": tz,
+                    "bipolar": bipolar,
+                    "weight_kg": weight,
+                    "care_team": [staff[0].id],
+                    "screening": ELIGIBLE_SCREENING,
+                },
             )
             password = secrets.token_urlsafe(12)
             profile.user.password_hash = hash_secret(password)

@@ -27,9 +27,13 @@ class Replay:
 def check_key(key: str) -> None:
     """1-128 printable ASCII characters."""
     if not 1 <= len(key) <= KEY_MAX_LENGTH or not all(33 <= ord(c) <= 126 for c in key):
-        raise Invalid({"Idempotency-Key": [
-            f"Must be 1-{KEY_MAX_LENGTH} printable characters without spaces."
-        ]})
+        raise Invalid(
+            {
+                "Idempotency-Key": [
+                    f"Must be 1-{KEY_MAX_LENGTH} printable characters without spaces."
+                ]
+            }
+        )
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -66,7 +70,11 @@ def begin(
         session.delete(existing)
         session.flush()
     record = IdempotencyRecord(
-        user_id=user_id, key=key, method=method, path=path, request_hash=request_hash,
+        user_id=user_id,
+        key=key,
+        method=method,
+        path=path,
+        request_hash=request_hash,
         created_at=now,
     )
     try:

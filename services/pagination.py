@@ -16,6 +16,8 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+# Keys are database ids; a larger "position" was never issued (and overflows SQLite).
+MAX_POSITION = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +40,7 @@ def decode_cursor(cursor: str) -> int:
         value = int(number)
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise Invalid({"cursor": ["Not a cursor this service issued."]}) from None
-    if value < 0:
+    if not 0 <= value <= MAX_POSITION:
         raise Invalid({"cursor": ["Not a cursor this service issued."]})
     return value
 

@@ -16,6 +16,7 @@ def use_fast_hashing() -> None:
     _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     _DUMMY_HASH = _hasher.hash("tandem-timing-equaliser")
 
+
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 128
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
+
+# "+" then digits, optionally grouped by spaces, dots, hyphens or brackets. Never letters:
+# libphonenumber would read "+1202CALLNOW" as a vanity number and dial +12022255669.
+_WRITTEN_NUMBER = re.compile(r"\+[0-9][0-9 .()\-]*")
 
 
 def normalize_e164(raw: str) -> str | None:
     """The E.164 form of ``raw`` when it is a possible number written as +<country><number>."""
-    if not raw.startswith("+") or len(raw) > 20:
+    if len(raw) > 20 or not _WRITTEN_NUMBER.fullmatch(raw):
         return None
     try:
         parsed = phonenumbers.parse(raw, None)

@@ -102,8 +102,12 @@ def clock() -> FrozenClock:
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return load_settings(
-        {"TANDEM_ENV": "test", "DATABASE_URL": database_url,
-         "TANDEM_INSTANCE_PATH": str(tmp_path / "instance"), "SCHEDULER_ENABLED": "false"},
+        {
+            "TANDEM_ENV": "test",
+            "DATABASE_URL": database_url,
+            "TANDEM_INSTANCE_PATH": str(tmp_path / "instance"),
+            "SCHEDULER_ENABLED": "false",
+        },
         dotenv_path=None,
     )
 

@@ -8,15 +8,21 @@ from api.fields import Phone
 
 
 class LoginIn(Schema):
-    username = fields.String(required=True, validate=validate.Length(1, 254),
-                             metadata={"description": "E-mail, or phone in E.164 form."})
+    username = fields.String(
+        required=True,
+        validate=validate.Length(1, 254),
+        metadata={"description": "E-mail, or phone in E.164 form."},
+    )
     password = fields.String(required=True, load_only=True, validate=validate.Length(1, 256))
 
 
 class ActivateIn(Schema):
     phone = Phone(required=True)
-    code = fields.String(required=True, load_only=True,
-                         validate=validate.Regexp(r"^\d{6}$", error="Must be 6 digits."))
+    code = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Regexp(r"^\d{6}$", error="Must be 6 digits."),
+    )
     password = fields.String(required=True, load_only=True, validate=validate.Length(1, 256))
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.fields import Phone, StrictInteger, TimeZone
+from api.fields import ID_MAX, Id, Phone, StrictInteger, TimeZone
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -24,8 +24,10 @@ class QuietHours(Schema):
 
 class EscalationPolicy(Schema):
     ack_timeout_seconds = fields.Nested(AckTimeouts)
-    repeat = StrictInteger(validate=validate.Range(0, 10),
-                           metadata={"description": "How many times the chain repeats."})
+    repeat = StrictInteger(
+        validate=validate.Range(0, 10),
+        metadata={"description": "How many times the chain repeats."},
+    )
     quiet_hours = fields.Nested(QuietHours)
 
 
@@ -50,7 +52,7 @@ class ClinicOut(Schema):
 
 
 class ClinicianIn(Schema):
-    clinic_id = StrictInteger(required=True)
+    clinic_id = Id(required=True)
     name = fields.String(required=True, validate=validate.Length(1, 200))
     email = fields.Email(required=True, validate=validate.Length(3, 254))
     phone = Phone(required=True)
@@ -78,4 +80,4 @@ class ClinicianOut(Schema):
 
 
 class ClinicianQuery(Schema):
-    clinic_id = fields.Integer(validate=validate.Range(min=1))
+    clinic_id = fields.Integer(validate=validate.Range(1, ID_MAX))

@@ -50,8 +50,12 @@ class Clinics(MethodView):
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Create a clinic."""
         clinic = clinics.create_clinic(
-            db(), actor=the_user(), name=data["name"], timezone=data["timezone"],
-            policy=data.get("escalation_policy"), now=runtime().clock.now(),
+            db(),
+            actor=the_user(),
+            name=data["name"],
+            timezone=data["timezone"],
+            policy=data.get("escalation_policy"),
+            now=runtime().clock.now(),
         )
         return _clinic_out(clinic)
 
@@ -73,8 +77,12 @@ class ClinicById(MethodView):
     def patch(self, data: dict[str, Any], clinic_id: int) -> dict[str, Any]:
         """Change a clinic's name, time zone or escalation policy."""
         clinic = clinics.update_clinic(
-            db(), actor=the_user(), clinic_id=clinic_id, now=runtime().clock.now(),
-            name=data.get("name"), timezone=data.get("timezone"),
+            db(),
+            actor=the_user(),
+            clinic_id=clinic_id,
+            now=runtime().clock.now(),
+            name=data.get("name"),
+            timezone=data.get("timezone"),
             policy=data.get("escalation_policy"),
         )
         return _clinic_out(clinic)
@@ -111,8 +119,15 @@ class Clinicians(MethodView):
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Create a clinician in a clinic."""
         user = clinics.create_staff(
-            db(), actor=the_user(), role="clinician", name=data["name"], email=data["email"],
-            phone=data["phone"], password=data["password"], clinic_id=data["clinic_id"],
-            on_call_tier=data["on_call_tier"], now=runtime().clock.now(),
+            db(),
+            actor=the_user(),
+            role="clinician",
+            name=data["name"],
+            email=data["email"],
+            phone=data["phone"],
+            password=data["password"],
+            clinic_id=data["clinic_id"],
+            on_call_tier=data["on_call_tier"],
+            now=runtime().clock.now(),
         )
         return clinician_out(user)

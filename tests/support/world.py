@@ -67,12 +67,23 @@ def build_world(rt: Runtime) -> World:
     ids: dict[str, int] = {}
     with rt.database.unit_of_work() as s:
         ids["admin_id"] = clinics.create_staff(
-            s, actor=None, role="admin", name="Admin", email=World.admin, phone=None,
-            password=World.PASSWORD, clinic_id=None, on_call_tier=None, now=now).id
-        x = clinics.create_clinic(s, actor=None, name="Clinic X", timezone="America/New_York",
-                                  policy=None, now=now)
-        y = clinics.create_clinic(s, actor=None, name="Clinic Y", timezone="Europe/London",
-                                  policy=None, now=now)
+            s,
+            actor=None,
+            role="admin",
+            name="Admin",
+            email=World.admin,
+            phone=None,
+            password=World.PASSWORD,
+            clinic_id=None,
+            on_call_tier=None,
+            now=now,
+        ).id
+        x = clinics.create_clinic(
+            s, actor=None, name="Clinic X", timezone="America/New_York", policy=None, now=now
+        )
+        y = clinics.create_clinic(
+            s, actor=None, name="Clinic Y", timezone="Europe/London", policy=None, now=now
+        )
         ids["clinic_x"], ids["clinic_y"] = x.id, y.id
         staff = {}
         for key, email, phone, clinic, tier in (
@@ -82,8 +93,17 @@ def build_world(rt: Runtime) -> World:
             ("clinician_y1", World.cy1, "+12025550104", y.id, 1),
         ):
             staff[key] = clinics.create_staff(
-                s, actor=None, role="clinician", name=key, email=email, phone=phone,
-                password=World.PASSWORD, clinic_id=clinic, on_call_tier=tier, now=now)
+                s,
+                actor=None,
+                role="clinician",
+                name=key,
+                email=email,
+                phone=phone,
+                password=World.PASSWORD,
+                clinic_id=clinic,
+                on_call_tier=tier,
+                now=now,
+            )
             ids[key] = staff[key].id
         for key, phone, clinician in (
             ("patient_a", World.pa_phone, staff["clinician_x1"]),
@@ -91,7 +111,9 @@ def build_world(rt: Runtime) -> World:
             ("patient_c_y", World.pc_phone, staff["clinician_y1"]),
         ):
             profile = patients.enroll_patient(
-                s, clinician=clinician, now=now,
+                s,
+                clinician=clinician,
+                now=now,
                 data=patient_body(name=key, phone=phone, care_team=[clinician.id]),
             )
             profile.user.password_hash = hash_secret(World.PASSWORD)
