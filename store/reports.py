@@ -38,7 +38,12 @@ class Phq9Checkin(Base):
     answered_at: Mapped[datetime]
     received_at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_phq9_checkins_patient_id_id", "patient_id", "id"),)
+    __table_args__ = (
+        Index("ix_phq9_checkins_patient_id_id", "patient_id", "id"),
+        # Previous, first and best totals are looked up in clinical (answered) order; id
+        # breaks ties, so "previous" and "first" are one index probe each.
+        Index("ix_phq9_checkins_patient_answered", "patient_id", "answered_at", "id"),
+    )
 
 
 class SymptomReportRecord(Base):
@@ -62,4 +67,7 @@ class SymptomReportRecord(Base):
     answered_at: Mapped[datetime]
     received_at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_symptom_reports_patient_id_id", "patient_id", "id"),)
+    __table_args__ = (
+        Index("ix_symptom_reports_patient_id_id", "patient_id", "id"),
+        Index("ix_symptom_reports_patient_answered", "patient_id", "answered_at"),
+    )

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.fields import AwareDateTime, Phone, StrictBoolean, StrictInteger, StrictNumber, TimeZone
+from api.checkins.schemas import LatestScores, NextSessionOut, OutcomeSummaryOut
+from api.fields import (
+    AwareDateTime,
+    Id,
+    Phone,
+    StrictBoolean,
+    StrictInteger,
+    StrictNumber,
+    TimeZone,
+)
 from services.patients import PHASES
 
 INTERVAL = validate.Range(2, 28, error="Must be a whole number of days from 2 to 28.")
@@ -19,7 +28,8 @@ class ScreeningIn(Schema):
     failed_antidepressant_trials = StrictInteger(required=True, validate=validate.Range(0, 100))
     prior_inadequate_response = fields.List(
         fields.String(validate=validate.OneOf(["tms", "ketamine"])),
-        required=True, validate=validate.Length(max=2),
+        required=True,
+        validate=validate.Length(max=2),
     )
     baseline = fields.Nested(BaselineIn, required=True, allow_none=True)
     medical_clearance = StrictBoolean(required=True)
@@ -35,12 +45,16 @@ class PatientIn(Schema):
     phone = Phone(required=True)
     timezone = TimeZone(required=True)
     bipolar = StrictBoolean(required=True)
-    weight_kg = StrictNumber(required=True, validate=validate.Range(
-        min=20, max=400, error="Must be a weight in kilograms from 20 to 400."))
-    care_team = fields.List(StrictInteger(), load_default=list, validate=validate.Length(max=20))
+    weight_kg = StrictNumber(
+        required=True,
+        validate=validate.Range(
+            min=20, max=400, error="Must be a weight in kilograms from 20 to 400."
+        ),
+    )
+    care_team = fields.List(Id(), load_default=list, validate=validate.Length(max=20))
     screening = fields.Nested(ScreeningIn, required=True)
     maintenance_interval_days = StrictInteger(load_default=3, validate=INTERVAL)
-    clinic_id = StrictInteger(metadata={"description": "Optional; must be your own clinic."})
+    clinic_id = Id(metadata={"description": "Optional; must be your own clinic."})
 
 
 class PatientPatch(Schema):
@@ -48,7 +62,7 @@ class PatientPatch(Schema):
     timezone = TimeZone()
     bipolar = StrictBoolean()
     weight_kg = StrictNumber(validate=validate.Range(min=20, max=400))
-    care_team = fields.List(StrictInteger(), validate=validate.Length(max=20))
+    care_team = fields.List(Id(), validate=validate.Length(max=20))
     maintenance_interval_days = StrictInteger(validate=INTERVAL)
     phase = fields.String(validate=validate.OneOf(PHASES))
 
@@ -74,6 +88,12 @@ class PatientOut(Schema):
     activated = fields.Boolean(required=True)
     baseline = fields.Dict(allow_none=True)
     clinic_id = fields.Integer(required=True)
+    # GET /patients/{id} only: the self-report standing.
+    sessions_given = fields.Integer()
+    last_session_at = AwareDateTime(allow_none=True)
+    next_session = fields.Nested(NextSessionOut, allow_none=True)
+    latest_scores = fields.Nested(LatestScores)
+    outcome = fields.Nested(OutcomeSummaryOut)
 
 
 class PatientPage(Schema):

@@ -8,16 +8,21 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from api.checkins import render
 from api.extensions import db, runtime
 from api.fields import PageQuery
 from api.idempotency import idempotent
 from api.patients.schemas import PatientIn, PatientOut, PatientPage, PatientPatch
 from api.security import require, the_user
-from services import patients
+from services import patients, selfreport
 from store.models import PatientProfile
 
-blp = Blueprint("patients", __name__, url_prefix="/api/v1/patients",
-                description="Enrolment and patient records (clinicians).")
+blp = Blueprint(
+    "patients",
+    __name__,
+    url_prefix="/api/v1/patients",
+    description="Enrolment and patient records (clinicians).",
+)
 
 
 def patient_out(profile: PatientProfile) -> dict[str, Any]:
@@ -52,8 +57,9 @@ class Patients(MethodView):
     @blp.response(200, PatientPage)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Patients of your clinic, newest first."""
-        page = patients.list_patients(db(), viewer=the_user(), limit=query["limit"],
-                                      cursor=query["cursor"])
+        page = patients.list_patients(
+            db(), viewer=the_user(), limit=query["limit"], cursor=query["cursor"]
+        )
         return {"items": [patient_out(p) for p in page.items], "next_cursor": page.next_cursor}
 
     @idempotent
@@ -63,8 +69,9 @@ class Patients(MethodView):
     @blp.alt_response(422, description="Invalid fields, or each unmet eligibility criterion.")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Screen and enrol a patient; the patient gets an activation code by SMS."""
-        profile = patients.enroll_patient(db(), clinician=the_user(), data=data,
-                                          now=runtime().clock.now())
+        profile = patients.enroll_patient(
+            db(), clinician=the_user(), data=data, now=runtime().clock.now()
+        )
         return patient_out(profile)
 
 
@@ -73,18 +80,24 @@ class PatientById(MethodView):
     @require("clinician")
     @blp.response(200, PatientOut)
     def get(self, patient_id: int) -> dict[str, Any]:
-        """One patient of your clinic."""
-        return patient_out(patients.get_patient(db(), viewer=the_user(), patient_id=patient_id))
+        """One patient of your clinic: profile, plan, latest scores and outcome summary."""
+        standing = selfreport.patient_standing(db(), viewer=the_user(), patient_id=patient_id)
+        return {**patient_out(standing.profile), **render.standing_out(standing, None)}
 
     @require("clinician")
     @blp.arguments(PatientPatch)
     @blp.response(200, PatientOut)
     def patch(self, data: dict[str, Any], patient_id: int) -> dict[str, Any]:
         """Change a patient's plan (interval, phase, care team) or profile."""
-        return patient_out(patients.update_patient(
-            db(), viewer=the_user(), patient_id=patient_id, changes=data,
-            now=runtime().clock.now(),
-        ))
+        return patient_out(
+            patients.update_patient(
+                db(),
+                viewer=the_user(),
+                patient_id=patient_id,
+                changes=data,
+                now=runtime().clock.now(),
+            )
+        )
 
 
 @blp.route("/<int:patient_id>/activation")
@@ -93,6 +106,7 @@ class Activation(MethodView):
     @blp.response(202)
     def post(self, patient_id: int) -> Response:
         """Send the patient a new activation code (earlier codes stop working)."""
-        patients.resend_activation(db(), clinician=the_user(), patient_id=patient_id,
-                                   now=runtime().clock.now())
+        patients.resend_activation(
+            db(), clinician=the_user(), patient_id=patient_id, now=runtime().clock.now()
+        )
         return Response(status=202)

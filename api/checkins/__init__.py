@@ -1,0 +1,1 @@
+"""PHQ-9 check-ins and post-session symptom reports (patients)."""

@@ -1,0 +1,225 @@
+"""Self-report bodies and answers: shape here, clinical meaning in clinical/."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields
+
+from api.fields import AwareDateTime, Id, StrictBoolean, StrictInteger
+from clinical import asrm as asrm_scale
+from clinical import phq9
+from clinical import symptoms as symptom_scale
+
+ASRM_RANGE = f"{asrm_scale.ITEM_COUNT} items, each {asrm_scale.ITEM_MIN}-{asrm_scale.ITEM_MAX}"
+
+
+def _no_nul(value: str) -> None:
+    # PostgreSQL text cannot hold NUL; refuse it here rather than fail on INSERT.
+    if "\x00" in value:
+        raise ValidationError("Must not contain NUL characters.")
+
+
+def _id(description: str) -> Id:
+    return Id(load_default=None, allow_none=True, metadata={"description": description})
+
+
+def _answered_at() -> AwareDateTime:
+    return AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "When the patient answered (default: when received); "
+            "at most 7 days ago and not in the future."
+        },
+    )
+
+
+class Phq9In(Schema):
+    answers = fields.List(
+        StrictInteger(allow_none=True),
+        required=True,
+        metadata={
+            "description": f"{phq9.ITEM_COUNT} answers, each {phq9.ITEM_MIN}-"
+            f"{phq9.ITEM_MAX} or null when skipped (at most {phq9.MAX_SKIPPED})."
+        },
+    )
+    difficulty = StrictInteger(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Item 10, how difficult (0-3), not scored."},
+    )
+    asrm = fields.List(
+        StrictInteger(),
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": f"Optional ASRM ({ASRM_RANGE}), asked of bipolar patients "
+            "in maintenance."
+        },
+    )
+    task_id = _id("The task this answers, if any.")
+    session_id = _id("The treatment session this follows, if any.")
+    answered_at = _answered_at()
+
+
+SymptomsIn = Schema.from_dict(
+    {
+        name: StrictInteger(
+            required=True,
+            metadata={"description": f"{symptom_scale.NONE} none .. {symptom_scale.SEVERE} severe"},
+        )
+        for name in symptom_scale.SYMPTOMS
+    },
+    name="SymptomsIn",
+)
+
+
+class SymptomReportIn(Schema):
+    session_id = _id("The treatment session this report follows.")
+    task_id = _id("The task this answers, if any.")
+    answered_at = _answered_at()
+    symptoms = fields.Nested(SymptomsIn, required=True)
+    asrm = fields.List(
+        StrictInteger(), required=True, metadata={"description": f"ASRM: {ASRM_RANGE}."}
+    )
+    suicidal_thoughts = StrictInteger(required=True, metadata={"description": "0-3"})
+    seizure = StrictBoolean(required=True)
+    fainted = StrictBoolean(required=True)
+    notes = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=_no_nul,
+        metadata={"description": f"Free text, at most {symptom_scale.NOTES_MAX_CHARS} characters."},
+    )
+
+
+class RaisedEscalationOut(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    priority = fields.String(required=True)
+
+
+class ChangeFromBaselineOut(Schema):
+    points = fields.Integer(required=True)
+    percent = fields.Float(required=True, allow_none=True)
+
+
+class OutcomeSummaryOut(Schema):
+    baseline = fields.Integer(allow_none=True)
+    latest = fields.Integer(allow_none=True)
+    change = fields.Nested(ChangeFromBaselineOut, allow_none=True)
+    response = fields.Boolean()
+    remission = fields.Boolean()
+    relapse = fields.Boolean()
+    ever_responded = fields.Boolean()
+    minimal_important_change = fields.Boolean()
+
+
+CLINICIANS_ONLY = {"description": "Clinicians only: each rule that fired."}
+
+
+class FiredRuleOut(Schema):
+    kind = fields.String(required=True)
+    priority = fields.String(required=True)
+    rule = fields.String(required=True)
+
+
+class Phq9Out(Schema):
+    id = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+    prorated = fields.Boolean(required=True)
+    severity = fields.String(required=True)
+    item9 = fields.Integer(required=True, allow_none=True)
+    flags = fields.List(fields.String(), required=True)
+    escalation = fields.Nested(RaisedEscalationOut, required=True, allow_none=True)
+    crisis_resources = fields.Dict(required=True, allow_none=True)
+    change_from_baseline = fields.Nested(ChangeFromBaselineOut, required=True, allow_none=True)
+    asrm_total = fields.Integer(allow_none=True)
+    answered_at = AwareDateTime()
+    received_at = AwareDateTime()
+    outcome = fields.Nested(OutcomeSummaryOut)
+
+
+class SymptomReportOut(Schema):
+    id = fields.Integer(required=True)
+    asrm_total = fields.Integer(required=True)
+    flags = fields.List(fields.String(), required=True)
+    escalation = fields.Nested(RaisedEscalationOut, required=True, allow_none=True)
+    crisis_resources = fields.Dict(required=True, allow_none=True)
+    answered_at = AwareDateTime()
+    received_at = AwareDateTime()
+
+
+class CheckinItem(Schema):
+    """One stored check-in in a history page."""
+
+    id = fields.Integer(required=True)
+    answers = fields.List(fields.Integer(allow_none=True), required=True)
+    difficulty = fields.Integer(allow_none=True)
+    total = fields.Integer(required=True)
+    prorated = fields.Boolean(required=True)
+    severity = fields.String(required=True)
+    item9 = fields.Integer(allow_none=True)
+    asrm = fields.List(fields.Integer(), allow_none=True)
+    asrm_total = fields.Integer(allow_none=True)
+    flags = fields.List(fields.String(), required=True)
+    flag_details = fields.List(fields.Nested(FiredRuleOut), metadata=CLINICIANS_ONLY)
+    change_from_baseline = fields.Nested(ChangeFromBaselineOut, allow_none=True)
+    task_id = fields.Integer(allow_none=True)
+    session_id = fields.Integer(allow_none=True)
+    answered_at = AwareDateTime(required=True)
+    received_at = AwareDateTime(required=True)
+
+
+class SymptomReportItem(Schema):
+    """One stored post-session report in a history page."""
+
+    id = fields.Integer(required=True)
+    symptoms = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    asrm = fields.List(fields.Integer(), required=True)
+    asrm_total = fields.Integer(required=True)
+    suicidal_thoughts = fields.Integer(required=True)
+    seizure = fields.Boolean(required=True)
+    fainted = fields.Boolean(required=True)
+    notes = fields.String(allow_none=True)
+    flags = fields.List(fields.String(), required=True)
+    flag_details = fields.List(fields.Nested(FiredRuleOut), metadata=CLINICIANS_ONLY)
+    task_id = fields.Integer(allow_none=True)
+    session_id = fields.Integer(allow_none=True)
+    answered_at = AwareDateTime(required=True)
+    received_at = AwareDateTime(required=True)
+
+
+class CheckinPage(Schema):
+    items = fields.List(fields.Nested(CheckinItem), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
+class SymptomReportPage(Schema):
+    items = fields.List(fields.Nested(SymptomReportItem), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
+class LatestCheckin(Schema):
+    id = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+    severity = fields.String(required=True)
+    item9 = fields.Integer(allow_none=True)
+    asrm_total = fields.Integer(allow_none=True)
+    answered_at = AwareDateTime(required=True)
+
+
+class LatestReport(Schema):
+    id = fields.Integer(required=True)
+    asrm_total = fields.Integer(required=True)
+    suicidal_thoughts = fields.Integer(required=True)
+    flags = fields.List(fields.String(), required=True)
+    answered_at = AwareDateTime(required=True)
+
+
+class LatestScores(Schema):
+    phq9 = fields.Nested(LatestCheckin, allow_none=True)
+    symptom_report = fields.Nested(LatestReport, allow_none=True)
+
+
+class NextSessionOut(Schema):
+    due_at = AwareDateTime(required=True)

@@ -1,0 +1,79 @@
+"""PHQ-9 check-ins and post-session symptom reports, submitted by patients."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import g, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.checkins import render
+from api.checkins.schemas import Phq9In, Phq9Out, SymptomReportIn, SymptomReportOut
+from api.extensions import db, runtime
+from api.idempotency import idempotent
+from api.security import require, the_user
+from clinical import crisis
+from services import selfreport
+
+blp = Blueprint(
+    "checkins",
+    __name__,
+    url_prefix="/api/v1",
+    description="Patient self-report: PHQ-9 check-ins and post-session reports.",
+)
+
+
+def _raw_level(value: object) -> int | None:
+    """An answer that is a valid 0-3 level, read before validation (else None)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 3:
+        return value
+    return None
+
+
+@blp.before_request
+def _crisis_first() -> None:
+    """Read the safety answers before anything else can fail.
+
+    Whatever happens next (bad token, invalid field, database down), every answer this
+    request gets carries crisis resources when the patient reported suicidal thoughts.
+    """
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return
+    answers = body.get("answers")
+    item9 = _raw_level(answers[8]) if isinstance(answers, list) and len(answers) > 8 else None
+    resources = crisis.crisis_resources_for(
+        item9=item9, suicidal_thoughts=_raw_level(body.get("suicidal_thoughts"))
+    )
+    if resources is not None:
+        g.crisis_resources = resources
+
+
+@blp.route("/checkins/phq9")
+class Phq9Checkins(MethodView):
+    @idempotent
+    @require("patient")
+    @blp.arguments(Phq9In)
+    @blp.response(201, Phq9Out)
+    @blp.alt_response(404, description="The task or session is not yours.")
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Submit a PHQ-9: scored, stored, escalated; crisis resources when item 9 >= 1."""
+        result = selfreport.submit_phq9(db(), patient=the_user(), now=runtime().clock.now(), **data)
+        return render.phq9_result_out(result, ZoneInfo(result.timezone))
+
+
+@blp.route("/symptom-reports")
+class SymptomReports(MethodView):
+    @idempotent
+    @require("patient")
+    @blp.arguments(SymptomReportIn)
+    @blp.response(201, SymptomReportOut)
+    @blp.alt_response(404, description="The task or session is not yours.")
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Submit a post-session report; crisis resources when suicidal thoughts >= 1."""
+        result = selfreport.submit_symptom_report(
+            db(), patient=the_user(), now=runtime().clock.now(), **data
+        )
+        return render.symptom_report_result_out(result, ZoneInfo(result.timezone))

@@ -1,0 +1,1 @@
+"""A patient's check-in and report history for their clinicians."""

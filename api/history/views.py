@@ -1,0 +1,62 @@
+"""A patient's PHQ-9 check-ins and post-session reports, for their clinic's clinicians."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.checkins import render
+from api.checkins.schemas import CheckinPage, SymptomReportPage
+from api.extensions import db
+from api.fields import PageQuery
+from api.security import require, the_user
+from services import selfreport
+
+blp = Blueprint(
+    "patient_history",
+    __name__,
+    url_prefix="/api/v1/patients",
+    description="Self-report history of a patient (clinicians).",
+)
+
+
+@blp.route("/<int:patient_id>/checkins")
+class PatientCheckins(MethodView):
+    @require("clinician")
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, CheckinPage)
+    def get(self, query: dict[str, Any], patient_id: int) -> dict[str, Any]:
+        """The patient's PHQ-9 check-ins, newest first, with the rules that fired."""
+        page = selfreport.checkin_history(
+            db(),
+            viewer=the_user(),
+            patient_id=patient_id,
+            limit=query["limit"],
+            cursor=query["cursor"],
+        )
+        return {
+            "items": [render.checkin_out(r, None, clinician=True) for r in page.items],
+            "next_cursor": page.next_cursor,
+        }
+
+
+@blp.route("/<int:patient_id>/symptom-reports")
+class PatientSymptomReports(MethodView):
+    @require("clinician")
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, SymptomReportPage)
+    def get(self, query: dict[str, Any], patient_id: int) -> dict[str, Any]:
+        """The patient's post-session reports, newest first, with the rules that fired."""
+        page = selfreport.symptom_report_history(
+            db(),
+            viewer=the_user(),
+            patient_id=patient_id,
+            limit=query["limit"],
+            cursor=query["cursor"],
+        )
+        return {
+            "items": [render.symptom_report_out(r, None, clinician=True) for r in page.items],
+            "next_cursor": page.next_cursor,
+        }

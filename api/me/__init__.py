@@ -1,0 +1,1 @@
+"""The signed-in patient: profile, plan, outcome and history."""
