@@ -13,6 +13,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -33,6 +34,7 @@ BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
 MAX_ATTEMPTS = 16
 BATCH_SIZE = 50
+DEFAULT_CONCURRENCY = 4
 
 # Statuses of an outbox row.
 PENDING = "pending"
@@ -75,6 +77,7 @@ def enqueue_sms(
     dedupe_key: str | None = None,
     priority: int = 0,
     not_before: datetime | None = None,
+    escalation_tier: int | None = None,
 ) -> int | None:
     """Queue an SMS in the caller's transaction; None when ``dedupe_key`` was queued before."""
     values = {
@@ -83,6 +86,7 @@ def enqueue_sms(
         "body": body,
         "recipient_id": recipient_id,
         "escalation_id": escalation_id,
+        "escalation_tier": escalation_tier,
         "dedupe_key": dedupe_key,
         "priority": priority,
         "status": PENDING,
@@ -247,7 +251,9 @@ class Dispatcher:
             if give_up:
                 log.warning(
                     "sms %s failed for good after %s attempt(s): code=%s",
-                    item.id, item.attempt, error.code,
+                    item.id,
+                    item.attempt,
+                    error.code,
                 )
                 for listener in self.failure_listeners:
                     listener(session, message, now)
@@ -266,11 +272,11 @@ class Dispatcher:
                 stats.failed += 1
         return stats
 
-    def drain(self, *, max_batches: int = 100) -> DispatchStats:
-        """Send until nothing is due (bounded)."""
+    def drain(self, *, max_batches: int = 100, limit: int | None = None) -> DispatchStats:
+        """Send until nothing is due (bounded); ``limit`` caps each claimed batch."""
         total = DispatchStats()
         for _ in range(max_batches):
-            stats = self.run_once()
+            stats = self.run_once(limit=limit)
             total.sent += stats.sent
             total.retried += stats.retried
             total.failed += stats.failed
@@ -289,26 +295,57 @@ class Dispatcher:
 
 
 class DispatcherWorker:
-    """A thread that drains the outbox when woken, and sweeps it on a timer regardless."""
+    """A thread that drains the outbox when woken, and sweeps it on a timer regardless.
 
-    def __init__(self, dispatcher: Dispatcher, *, sweep_seconds: float) -> None:
+    Woken in-process by :func:`wake_dispatchers` after a commit that queued SMS and, on
+    PostgreSQL, by ``NOTIFY tandem_outbox`` from any process (a second thread LISTENs on a
+    dedicated connection). The sweep is the safety net for a missed wake-up.
+    """
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        *,
+        sweep_seconds: float,
+        listen: bool | None = None,
+        concurrency: int | None = None,
+    ) -> None:
         self.dispatcher = dispatcher
         self.sweep_seconds = sweep_seconds
+        postgres = dispatcher.database.dialect == "postgresql"
+        # LISTEN by default whenever the outbox lives in PostgreSQL.
+        self.listen = postgres if listen is None else listen
+        # Sends wait on the network, so a burst of pages goes out over several connections;
+        # SKIP LOCKED keeps the senders apart. SQLite has one writer: one sender is enough.
+        self.concurrency = max(
+            1, concurrency if concurrency is not None else (DEFAULT_CONCURRENCY if postgres else 1)
+        )
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listener: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self.listening = threading.Event()
 
     def start(self) -> None:
         register_waker(self._wake)
         self._thread = threading.Thread(target=self._loop, name="outbox-dispatcher", daemon=True)
         self._thread.start()
+        if self.listen:
+            self._listener = threading.Thread(
+                target=self._listen_loop, name="outbox-listener", daemon=True
+            )
+            self._listener.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._wake.set()
         unregister_waker(self._wake)
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for thread in (self._thread, self._listener):
+            if thread is not None:
+                thread.join(timeout)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     def wake(self) -> None:
         self._wake.set()
@@ -320,7 +357,50 @@ class DispatcherWorker:
             if self._stop.is_set():
                 break
             try:
-                self.dispatcher.drain()
+                self._drain()
             except Exception:
                 # Logged with context; the rows stay due and the next wake or sweep retries them.
                 log.exception("outbox dispatch pass failed; will retry on the next pass")
+
+    def _drain(self) -> None:
+        if self.concurrency == 1:
+            self.dispatcher.drain()
+            return
+        # Small batches so every sender gets a share of a burst.
+        per_sender = max(1, min(self.dispatcher.batch_size, 4))
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="outbox-send")
+        futures = [
+            self._pool.submit(self.dispatcher.drain, limit=per_sender)
+            for _ in range(self.concurrency)
+        ]
+        for future in futures:
+            future.result()
+
+    def _conninfo(self) -> str:
+        url = self.dispatcher.database.engine.url.set(drivername="postgresql")
+        return url.render_as_string(hide_password=False)
+
+    def _listen_loop(self) -> None:
+        """LISTEN on a dedicated autocommit connection; reconnect (with a pause) if it drops."""
+        import psycopg
+
+        pause = 0.5
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._conninfo(), autocommit=True) as conn:
+                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    self.listening.set()
+                    pause = 0.5
+                    # A notification may have come before LISTEN took effect: drain once.
+                    self._wake.set()
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            self._wake.set()
+            except Exception:
+                self.listening.clear()
+                log.exception("outbox LISTEN connection failed; reconnecting")
+                # The sweep still runs meanwhile, so nothing waits longer than a sweep.
+                self._stop.wait(pause)
+                pause = min(pause * 2, 30.0)
+        self.listening.clear()

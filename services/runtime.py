@@ -55,6 +55,10 @@ class Runtime:
                 else None
             ),
         )
+        # A page that fails for good moves the escalation on to the next clinician at once.
+        from services.escalations import page_undeliverable
+
+        self.dispatcher.failure_listeners.append(page_undeliverable)
 
     @classmethod
     def from_settings(

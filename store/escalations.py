@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from store.models import Base
@@ -25,6 +25,9 @@ class Escalation(Base):
     # Paging position: tier 1.., the cycle through the chain, and when to move on.
     tier: Mapped[int] = mapped_column(Integer, default=0)
     cycle: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped each time the chain restarts from tier 1 (a priority raise), so the outbox
+    # dedupe keys of a new chain never collide with an earlier one's.
+    chain: Mapped[int] = mapped_column(Integer, default=0)
     next_page_at: Mapped[datetime | None]
     paging_exhausted: Mapped[bool] = mapped_column(Boolean, default=False)
     assigned_to: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -46,6 +49,15 @@ class Escalation(Base):
     __table_args__ = (
         Index("ix_escalations_clinic_status", "clinic_id", "status", "priority"),
         Index("ix_escalations_next_page", "status", "next_page_at"),
+        # One unresolved escalation per patient and kind: a second flag merges into it.
+        Index(
+            "uq_escalations_patient_kind_unresolved",
+            "patient_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("status != 'resolved'"),
+            postgresql_where=text("status != 'resolved'"),
+        ),
     )
 
 

@@ -1,0 +1,98 @@
+"""Escalation inbox bodies and replies."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from api.fields import ID_MAX, Id, PageQuery
+from clinical.rules import KINDS, PRIORITIES
+from store.escalations import STATUSES
+
+
+class EscalationQuery(PageQuery):
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    priority = fields.String(load_default=None, validate=validate.OneOf(PRIORITIES))
+    kind = fields.String(load_default=None, validate=validate.OneOf(KINDS))
+    patient_id = fields.Integer(load_default=None, strict=False, validate=validate.Range(1, ID_MAX))
+
+
+class ResolveIn(Schema):
+    note = fields.String(
+        required=True,
+        validate=validate.Length(1, 2000),
+        metadata={"description": "What was done (1-2000 characters)."},
+    )
+
+
+class ReassignIn(Schema):
+    clinician_id = Id(required=True)
+
+
+class EscalationOut(Schema):
+    id = fields.Integer(required=True)
+    patient_id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    priority = fields.String(required=True)
+    status = fields.String(required=True)
+    tier = fields.Integer(required=True, metadata={"description": "Tier last paged (0: none)."})
+    cycle = fields.Integer(required=True)
+    paging_exhausted = fields.Boolean(required=True)
+    unacknowledged = fields.Boolean(required=True)
+    next_page_at = fields.AwareDateTime(format="iso", allow_none=True)
+    assigned_to = fields.Integer(allow_none=True)
+    created_at = fields.AwareDateTime(format="iso", required=True)
+    updated_at = fields.AwareDateTime(format="iso", required=True)
+    acknowledged_at = fields.AwareDateTime(format="iso", allow_none=True)
+    acknowledged_by = fields.Integer(allow_none=True)
+    resolved_at = fields.AwareDateTime(format="iso", allow_none=True)
+    resolved_by = fields.Integer(allow_none=True)
+    resolution_note = fields.String(allow_none=True)
+
+
+class EscalationPage(Schema):
+    items = fields.List(fields.Nested(EscalationOut), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class EvidenceOut(Schema):
+    id = fields.Integer(required=True)
+    source_type = fields.String(required=True)
+    source_id = fields.Integer(allow_none=True)
+    rule = fields.String(required=True)
+    rule_version = fields.String(required=True)
+    priority = fields.String(required=True)
+    detail = fields.Dict(required=True, metadata={"description": "The triggering answers."})
+    at = fields.AwareDateTime(format="iso", required=True)
+
+
+class NotificationOut(Schema):
+    id = fields.Integer(required=True)
+    purpose = fields.String(required=True)
+    recipient_id = fields.Integer(allow_none=True)
+    tier = fields.Integer(allow_none=True)
+    status = fields.String(required=True)
+    delivery_status = fields.String(allow_none=True)
+    twilio_sid = fields.String(allow_none=True)
+    attempts = fields.Integer(required=True)
+    error_code = fields.Integer(allow_none=True)
+    created_at = fields.AwareDateTime(format="iso", required=True)
+    sent_at = fields.AwareDateTime(format="iso", allow_none=True)
+
+
+class TimelineOut(Schema):
+    id = fields.Integer(required=True)
+    at = fields.AwareDateTime(format="iso", required=True)
+    event = fields.String(required=True)
+    actor_id = fields.Integer(allow_none=True)
+    detail = fields.Dict(required=True)
+
+
+class EscalationDetailOut(EscalationOut):
+    evidence = fields.List(fields.Nested(EvidenceOut), required=True)
+    notifications = fields.List(fields.Nested(NotificationOut), required=True)
+    timeline = fields.List(fields.Nested(TimelineOut), required=True)
+    unreachable_clinicians = fields.List(
+        fields.Integer(),
+        required=True,
+        metadata={"description": "Clinicians skipped because their number opted out of SMS."},
+    )

@@ -1,0 +1,1 @@
+"""Twilio webhooks: inbound SMS and delivery status callbacks."""
