@@ -10,13 +10,17 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from services import maintenance
+from services import escalations, maintenance, schedule
 from services.runtime import Runtime
 
 log = logging.getLogger("tandem.scheduler")
 
 OUTBOX_SWEEP = "outbox-sweep"
 PURGE = "purge-expired"
+ESCALATION_TIMEOUTS = "escalation-timeouts"
+DUE_REMINDERS = "due-reminders"
+OVERDUE_MAINTENANCE = "overdue-maintenance"
+MISSED_TASKS = "missed-tasks"
 
 
 def _job(name: str, work: Callable[[], Any]) -> Callable[[], None]:
@@ -39,11 +43,47 @@ def register_jobs(scheduler: BaseScheduler, rt: Runtime) -> None:
     common: dict[str, Any] = {"replace_existing": True, "max_instances": 1, "coalesce": True}
     scheduler.add_job(
         _job(OUTBOX_SWEEP, rt.dispatcher.drain),
-        "interval", seconds=rt.settings.outbox_sweep_seconds, id=OUTBOX_SWEEP, **common,
+        "interval",
+        seconds=rt.settings.outbox_sweep_seconds,
+        id=OUTBOX_SWEEP,
+        **common,
     )
     scheduler.add_job(
         _job(PURGE, lambda: maintenance.purge_expired(rt)),
-        "interval", hours=1, id=PURGE, **common,
+        "interval",
+        hours=1,
+        id=PURGE,
+        **common,
+    )
+    # Time-outs are minutes long; checking every 15 s keeps a tier's lateness small.
+    scheduler.add_job(
+        _job(ESCALATION_TIMEOUTS, lambda: escalations.advance_unacknowledged(rt)),
+        "interval",
+        seconds=15,
+        id=ESCALATION_TIMEOUTS,
+        **common,
+    )
+    # Reminders are planned to the minute; the overdue check has days of grace.
+    scheduler.add_job(
+        _job(DUE_REMINDERS, lambda: schedule.drain_due_reminders(rt)),
+        "interval",
+        seconds=60,
+        id=DUE_REMINDERS,
+        **common,
+    )
+    scheduler.add_job(
+        _job(MISSED_TASKS, lambda: schedule.mark_missed(rt)),
+        "interval",
+        minutes=5,
+        id=MISSED_TASKS,
+        **common,
+    )
+    scheduler.add_job(
+        _job(OVERDUE_MAINTENANCE, lambda: schedule.check_overdue_maintenance(rt)),
+        "interval",
+        minutes=15,
+        id=OVERDUE_MAINTENANCE,
+        **common,
     )
 
 

@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from clinical import eligibility
+from clinical import calendar, eligibility
 from notifications import texts
 from notifications.outbox import enqueue_sms
-from services import audit
+from services import audit, schedule
 from services.auth import new_activation_code
 from services.clinics import ensure_unique_contact
 from services.errors import Invalid, NotFound
@@ -23,6 +23,8 @@ from store.models import EligibilityScreening, PatientProfile, User
 ACTIVATION_PURPOSE = "activation"
 SCREENING_VERSION = "eligibility-1"
 PHASES = ("acute", "maintenance", "follow_up", "completed")
+# Changes that move the calendar: the interval, the phase, reminder times (zone), ASRM tasks.
+REPLAN_FIELDS = frozenset({"maintenance_interval_days", "phase", "timezone", "bipolar"})
 
 
 def _care_team(session: Session, *, clinic_id: int, ids: Sequence[int]) -> list[User]:
@@ -41,9 +43,7 @@ def _care_team(session: Session, *, clinic_id: int, ids: Sequence[int]) -> list[
     }
     unknown = [i for i in wanted if i not in found]
     if unknown:
-        raise Invalid(
-            {"care_team": [f"No clinician {i} in your clinic." for i in unknown]}
-        )
+        raise Invalid({"care_team": [f"No clinician {i} in your clinic." for i in unknown]})
     return [found[i] for i in wanted]
 
 
@@ -93,8 +93,14 @@ def enroll_patient(
     session.add(record)
     if not result.eligible:
         session.flush()
-        audit.record(session, actor=clinician, action="screening.ineligible",
-                     target_type="screening", target_id=record.id, now=now)
+        audit.record(
+            session,
+            actor=clinician,
+            action="screening.ineligible",
+            target_type="screening",
+            target_id=record.id,
+            now=now,
+        )
         raise Invalid(
             {k: list(v) for k, v in result.unmet.items()},
             "The patient does not meet the protocol's eligibility criteria; "
@@ -134,11 +140,24 @@ def enroll_patient(
     session.add(profile)
     record.patient_id = user.id
     code = new_activation_code(session, user=user, now=now)
-    enqueue_sms(session, to=phone, body=texts.activation_code(code),
-                purpose=ACTIVATION_PURPOSE, recipient_id=user.id, now=now)
+    enqueue_sms(
+        session,
+        to=phone,
+        body=texts.activation_code(code),
+        purpose=ACTIVATION_PURPOSE,
+        recipient_id=user.id,
+        now=now,
+    )
     session.flush()
-    audit.record(session, actor=clinician, action="patient.enroll", target_type="patient",
-                 target_id=user.id, now=now)
+    schedule.replan_patient(session, patient=profile, now=now)
+    audit.record(
+        session,
+        actor=clinician,
+        action="patient.enroll",
+        target_type="patient",
+        target_id=user.id,
+        now=now,
+    )
     return profile
 
 
@@ -151,14 +170,26 @@ def _jsonable(value: Any) -> Any:
 
 
 def resend_activation(session: Session, *, clinician: User, patient_id: int, now: datetime) -> None:
-    """Issue a new activation code to a not-yet-activated patient."""
+    """Send the patient a new one-time code (first activation, or a lost password)."""
     profile = get_patient(session, viewer=clinician, patient_id=patient_id)
     code = new_activation_code(session, user=profile.user, now=now)
     assert profile.user.phone is not None
-    enqueue_sms(session, to=profile.user.phone, body=texts.activation_code(code),
-                purpose=ACTIVATION_PURPOSE, recipient_id=profile.user_id, now=now)
-    audit.record(session, actor=clinician, action="patient.activation_resent",
-                 target_type="patient", target_id=patient_id, now=now)
+    enqueue_sms(
+        session,
+        to=profile.user.phone,
+        body=texts.activation_code(code),
+        purpose=ACTIVATION_PURPOSE,
+        recipient_id=profile.user_id,
+        now=now,
+    )
+    audit.record(
+        session,
+        actor=clinician,
+        action="patient.activation_resent",
+        target_type="patient",
+        target_id=patient_id,
+        now=now,
+    )
 
 
 def get_patient(session: Session, *, viewer: User, patient_id: int) -> PatientProfile:
@@ -172,7 +203,12 @@ def get_patient(session: Session, *, viewer: User, patient_id: int) -> PatientPr
 def list_patients(
     session: Session, *, viewer: User, limit: int, cursor: str | None
 ) -> Page[PatientProfile]:
-    query = select(PatientProfile).where(PatientProfile.clinic_id == viewer.clinic_id)
+    query = (
+        select(PatientProfile)
+        .where(PatientProfile.clinic_id == viewer.clinic_id)
+        # One query per relationship for the whole page, not one per patient.
+        .options(selectinload(PatientProfile.user), selectinload(PatientProfile.care_team))
+    )
     return paginate(session, query, key=PatientProfile.user_id, limit=limit, cursor=cursor)
 
 
@@ -183,8 +219,11 @@ def update_patient(
     profile = get_patient(session, viewer=viewer, patient_id=patient_id)
     if "care_team" in changes:
         assert viewer.clinic_id is not None
-        profile.care_team = _care_team(session, clinic_id=viewer.clinic_id,
-                                       ids=changes["care_team"])
+        profile.care_team = _care_team(
+            session, clinic_id=viewer.clinic_id, ids=changes["care_team"]
+        )
+    if "maintenance_interval_days" in changes:
+        calendar.validate_interval(changes["maintenance_interval_days"])
     for field in ("maintenance_interval_days", "timezone", "bipolar", "weight_kg", "name"):
         if field in changes:
             if field == "name":
@@ -194,6 +233,15 @@ def update_patient(
     if "phase" in changes:
         profile.phase_override = changes["phase"]
         profile.phase = changes["phase"]
-    audit.record(session, actor=viewer, action="patient.update", target_type="patient",
-                 target_id=patient_id, now=now, detail={"fields": sorted(changes)})
+    if REPLAN_FIELDS & changes.keys():
+        schedule.replan_patient(session, patient=profile, now=now)
+    audit.record(
+        session,
+        actor=viewer,
+        action="patient.update",
+        target_type="patient",
+        target_id=patient_id,
+        now=now,
+        detail={"fields": sorted(changes)},
+    )
     return profile

@@ -28,6 +28,11 @@ class TreatmentSession(Base):
         back_populates="session", order_by="VitalsReading.at"
     )
 
+    # A patient's sessions in treatment order: the calendar, the history and duplicate checks.
+    __table_args__ = (
+        Index("ix_treatment_sessions_patient_started", "patient_id", "started_at", "id"),
+    )
+
 
 class VitalsReading(Base):
     __tablename__ = "vitals_readings"
@@ -61,7 +66,11 @@ class Task(Base):
     completed_at: Mapped[datetime | None]
     # The next reminder to queue (None when none is left); the scheduler's index.
     remind_at: Mapped[datetime | None]
+    # SMS queued for this task, ever: the next one's outbox dedupe key is "reminder:<id>:<n>".
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    # Which reminder of the current cycle is next: 0 opening, 1 the 24-hour nudge, 2 none.
+    # A cycle restarts when the task's due time moves (e.g. a new maintenance interval).
+    reminder_step: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -69,4 +78,26 @@ class Task(Base):
         UniqueConstraint("patient_id", "key", name="uq_tasks_patient_key"),
         Index("ix_tasks_remind_at", "remind_at"),
         Index("ix_tasks_patient_status", "patient_id", "status"),
+        # The missed-tasks sweep: open tasks past their expiry.
+        Index("ix_tasks_status_expires_at", "status", "expires_at"),
+    )
+
+
+class MaintenanceOverdueFlag(Base):
+    """The overdue-maintenance escalation was raised for this patient's due time.
+
+    Unique per (patient, due time), so a second scheduler or a rerun never raises it twice;
+    a new session moves the due time and arms the check again.
+    """
+
+    __tablename__ = "maintenance_overdue_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.user_id"))
+    due_at: Mapped[datetime]
+    flagged_at: Mapped[datetime]
+    escalation_id: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        UniqueConstraint("patient_id", "due_at", name="uq_maintenance_overdue_patient_due"),
     )
