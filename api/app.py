@@ -65,19 +65,52 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
     api = init_extensions(app, rt)
     register_blueprints(api)
     register_errorhandlers(app)
-    register_unit_of_work(app)
+    # Guards before the unit of work: after_request hooks run in reverse, so the security
+    # headers also reach the 409/503 the unit of work answers when its commit fails.
     register_request_guards(app)
+    register_unit_of_work(app)
     return app
 
 
 def register_blueprints(api: object) -> None:
     from api.auth.views import blp as auth_blp
+    from api.checkins.views import blp as checkins_blp
     from api.clinics.views import blp as clinics_blp
+    from api.escalations.views import blp as escalations_blp
     from api.health.views import blp as health_blp
+    from api.history.views import blp as history_blp
+    from api.me.views import blp as me_blp
     from api.patients.views import blp as patients_blp
+    from api.sessions.views import blp as sessions_blp
+    from api.tasks.views import blp as tasks_blp
+    from api.webhooks.views import blp as webhooks_blp
 
-    for blueprint in (health_blp, auth_blp, clinics_blp, patients_blp):
+    for blueprint in (
+        health_blp,
+        auth_blp,
+        clinics_blp,
+        patients_blp,
+        escalations_blp,
+        webhooks_blp,
+    ):
         api.register_blueprint(blueprint)  # type: ignore[attr-defined]
+    for blueprint in (checkins_blp, me_blp, history_blp):
+        api.register_blueprint(blueprint)  # type: ignore[attr-defined]
+    for blueprint in (sessions_blp, tasks_blp):
+        api.register_blueprint(blueprint)  # type: ignore[attr-defined]
+
+
+def _holds_nul(value: object, depth: int = 0) -> bool:
+    """Whether a parsed JSON document has a NUL character in any key or string."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if depth > 64:
+        return False
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v, depth + 1) for v in value)
+    return False
 
 
 def register_request_guards(app: Flask) -> None:
@@ -92,6 +125,36 @@ def register_request_guards(app: Flask) -> None:
             and request.mimetype not in JSON_TYPES
         ):
             return problem(415, "Send the body as application/json.")
+        return None
+
+    @app.before_request
+    def _refuse_unstorable_json() -> Response | None:
+        # PostgreSQL cannot store NUL in text, and the JSON parser recurses: refuse both
+        # here as bad input rather than answer 500 later.
+        if not request.path.startswith(JSON_ONLY_PREFIX):
+            return None
+        if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+            return problem(
+                422,
+                "Text must not contain NUL characters.",
+                errors={"query": ["Must not contain NUL characters."]},
+            )
+        if request.mimetype not in JSON_TYPES:
+            return None
+        try:
+            document = request.get_json(silent=True)
+        except RecursionError:
+            return problem(400, "The JSON document is nested too deeply.")
+        if document is None and request.get_data(cache=True).strip() not in (b"", b"null"):
+            # Unreadable as JSON, e.g. a number over Python's 4300-digit limit, which the
+            # body parser would raise as a bare ValueError (a 500).
+            return problem(400, "The request body is not valid JSON.")
+        if _holds_nul(document):
+            return problem(
+                422,
+                "Text must not contain NUL characters.",
+                errors={"body": ["Must not contain NUL characters."]},
+            )
         return None
 
     @app.after_request
