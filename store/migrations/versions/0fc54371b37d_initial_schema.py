@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 84b0b921f8bc
+Revision ID: 0fc54371b37d
 Revises:
-Create Date: 2026-11-27 07:27:17.921656
+Create Date: 2026-11-27 08:24:41.280241
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 import store.types
 
-revision: str = "84b0b921f8bc"
+revision: str = "0fc54371b37d"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -297,6 +297,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("tier", sa.Integer(), nullable=False),
         sa.Column("cycle", sa.Integer(), nullable=False),
+        sa.Column("chain", sa.Integer(), nullable=False),
         sa.Column("next_page_at", store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("paging_exhausted", sa.Boolean(), nullable=False),
         sa.Column("assigned_to", sa.Integer(), nullable=True),
@@ -335,7 +336,28 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_escalations_next_page", ["status", "next_page_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_escalations_patient_id"), ["patient_id"], unique=False)
+        batch_op.create_index(
+            "uq_escalations_patient_kind_unresolved",
+            ["patient_id", "kind"],
+            unique=True,
+            sqlite_where=sa.text("status != 'resolved'"),
+            postgresql_where=sa.text("status != 'resolved'"),
+        )
 
+    op.create_table(
+        "maintenance_overdue_flags",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("patient_id", sa.Integer(), nullable=False),
+        sa.Column("due_at", store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("flagged_at", store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("escalation_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["patient_id"],
+            ["patients.user_id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("patient_id", "due_at", name="uq_maintenance_overdue_patient_due"),
+    )
     op.create_table(
         "phq9_checkins",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -383,6 +405,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("phq9_checkins", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_phq9_checkins_clinic_id"), ["clinic_id"], unique=False)
+        batch_op.create_index(
+            "ix_phq9_checkins_patient_answered", ["patient_id", "answered_at", "id"], unique=False
+        )
         batch_op.create_index("ix_phq9_checkins_patient_id_id", ["patient_id", "id"], unique=False)
 
     op.create_table(
@@ -452,6 +477,9 @@ def upgrade() -> None:
             batch_op.f("ix_symptom_reports_clinic_id"), ["clinic_id"], unique=False
         )
         batch_op.create_index(
+            "ix_symptom_reports_patient_answered", ["patient_id", "answered_at"], unique=False
+        )
+        batch_op.create_index(
             "ix_symptom_reports_patient_id_id", ["patient_id", "id"], unique=False
         )
 
@@ -484,6 +512,11 @@ def upgrade() -> None:
     with op.batch_alter_table("treatment_sessions", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_treatment_sessions_patient_id"), ["patient_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_treatment_sessions_patient_started",
+            ["patient_id", "started_at", "id"],
+            unique=False,
         )
 
     op.create_table(
@@ -554,6 +587,7 @@ def upgrade() -> None:
         sa.Column("completed_at", store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("remind_at", store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("reminders_sent", sa.Integer(), nullable=False),
+        sa.Column("reminder_step", sa.Integer(), nullable=False),
         sa.Column("created_at", store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", store.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -574,6 +608,7 @@ def upgrade() -> None:
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.create_index("ix_tasks_patient_status", ["patient_id", "status"], unique=False)
         batch_op.create_index("ix_tasks_remind_at", ["remind_at"], unique=False)
+        batch_op.create_index("ix_tasks_status_expires_at", ["status", "expires_at"], unique=False)
 
     op.create_table(
         "vitals_readings",
@@ -604,6 +639,7 @@ def downgrade() -> None:
 
     op.drop_table("vitals_readings")
     with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.drop_index("ix_tasks_status_expires_at")
         batch_op.drop_index("ix_tasks_remind_at")
         batch_op.drop_index("ix_tasks_patient_status")
 
@@ -617,11 +653,13 @@ def downgrade() -> None:
 
     op.drop_table("escalation_events")
     with op.batch_alter_table("treatment_sessions", schema=None) as batch_op:
+        batch_op.drop_index("ix_treatment_sessions_patient_started")
         batch_op.drop_index(batch_op.f("ix_treatment_sessions_patient_id"))
 
     op.drop_table("treatment_sessions")
     with op.batch_alter_table("symptom_reports", schema=None) as batch_op:
         batch_op.drop_index("ix_symptom_reports_patient_id_id")
+        batch_op.drop_index("ix_symptom_reports_patient_answered")
         batch_op.drop_index(batch_op.f("ix_symptom_reports_clinic_id"))
 
     op.drop_table("symptom_reports")
@@ -631,10 +669,17 @@ def downgrade() -> None:
     op.drop_table("sms_attempts")
     with op.batch_alter_table("phq9_checkins", schema=None) as batch_op:
         batch_op.drop_index("ix_phq9_checkins_patient_id_id")
+        batch_op.drop_index("ix_phq9_checkins_patient_answered")
         batch_op.drop_index(batch_op.f("ix_phq9_checkins_clinic_id"))
 
     op.drop_table("phq9_checkins")
+    op.drop_table("maintenance_overdue_flags")
     with op.batch_alter_table("escalations", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_escalations_patient_kind_unresolved",
+            sqlite_where=sa.text("status != 'resolved'"),
+            postgresql_where=sa.text("status != 'resolved'"),
+        )
         batch_op.drop_index(batch_op.f("ix_escalations_patient_id"))
         batch_op.drop_index("ix_escalations_next_page")
         batch_op.drop_index("ix_escalations_clinic_status")
