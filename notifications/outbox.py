@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -65,6 +65,64 @@ def wake_dispatchers() -> None:
         event.set()
 
 
+@dataclass(frozen=True, slots=True)
+class NewSms:
+    """One SMS to queue."""
+
+    to: str
+    body: str
+    purpose: str
+    recipient_id: int | None = None
+    escalation_id: int | None = None
+    escalation_tier: int | None = None
+    # Unique per purpose and subject: a second queueing of the same key is skipped.
+    dedupe_key: str | None = None
+    priority: int = 0
+    not_before: datetime | None = None
+
+
+def enqueue_many(session: Session, messages: Sequence[NewSms], *, now: datetime) -> list[int]:
+    """Queue SMS in the caller's transaction; returns the ids of those not queued before.
+
+    One multi-row INSERT and one NOTIFY for the whole batch, however large.
+    """
+    if not messages:
+        return []
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(OutboxMessage)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage.id)
+    )
+    rows = [
+        {
+            "purpose": sms.purpose,
+            "to_number": sms.to,
+            "body": sms.body,
+            "recipient_id": sms.recipient_id,
+            "escalation_id": sms.escalation_id,
+            "escalation_tier": sms.escalation_tier,
+            "dedupe_key": sms.dedupe_key,
+            "priority": sms.priority,
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": sms.not_before or now,
+            "claimed_until": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for sms in messages
+    ]
+    # Core, not the ORM: SQLAlchemy batches the rows into multi-row INSERTs ... RETURNING.
+    ids = [row.id for row in session.connection().execute(statement, rows)]
+    if ids:
+        if dialect == "postgresql":
+            session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+        after_commit(session, wake_dispatchers)
+    return ids
+
+
 def enqueue_sms(
     session: Session,
     *,
@@ -79,38 +137,25 @@ def enqueue_sms(
     not_before: datetime | None = None,
     escalation_tier: int | None = None,
 ) -> int | None:
-    """Queue an SMS in the caller's transaction; None when ``dedupe_key`` was queued before."""
-    values = {
-        "purpose": purpose,
-        "to_number": to,
-        "body": body,
-        "recipient_id": recipient_id,
-        "escalation_id": escalation_id,
-        "escalation_tier": escalation_tier,
-        "dedupe_key": dedupe_key,
-        "priority": priority,
-        "status": PENDING,
-        "attempts": 0,
-        "next_attempt_at": not_before or now,
-        "created_at": now,
-        "updated_at": now,
-    }
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        pg_stmt = postgresql.insert(OutboxMessage).values(**values)
-        if dedupe_key is not None:
-            pg_stmt = pg_stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
-        new_id = session.execute(pg_stmt.returning(OutboxMessage.id)).scalar_one_or_none()
-        if new_id is not None:
-            session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
-    else:
-        lite_stmt = sqlite.insert(OutboxMessage).values(**values)
-        if dedupe_key is not None:
-            lite_stmt = lite_stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
-        new_id = session.execute(lite_stmt.returning(OutboxMessage.id)).scalar_one_or_none()
-    if new_id is not None:
-        after_commit(session, wake_dispatchers)
-    return new_id
+    """Queue one SMS in the caller's transaction; None when ``dedupe_key`` was queued before."""
+    ids = enqueue_many(
+        session,
+        [
+            NewSms(
+                to=to,
+                body=body,
+                purpose=purpose,
+                recipient_id=recipient_id,
+                escalation_id=escalation_id,
+                escalation_tier=escalation_tier,
+                dedupe_key=dedupe_key,
+                priority=priority,
+                not_before=not_before,
+            )
+        ],
+        now=now,
+    )
+    return ids[0] if ids else None
 
 
 def backoff_seconds(attempt: int, *, rng: random.Random | None = None) -> float:

@@ -38,53 +38,32 @@ def _job(name: str, work: Callable[[], Any]) -> Callable[[], None]:
     return run
 
 
+def job_table(rt: Runtime) -> list[tuple[str, Callable[[], Any], dict[str, int]]]:
+    """Every job: its fixed id, its work, and its interval."""
+    return [
+        (OUTBOX_SWEEP, rt.dispatcher.drain, {"seconds": rt.settings.outbox_sweep_seconds}),
+        (PURGE, lambda: maintenance.purge_expired(rt), {"hours": 1}),
+        # Time-outs are minutes long; checking every 15 s keeps a tier's lateness small.
+        (ESCALATION_TIMEOUTS, lambda: escalations.advance_unacknowledged(rt), {"seconds": 15}),
+        # Reminders are planned to the minute; the overdue check has days of grace.
+        (DUE_REMINDERS, lambda: schedule.drain_due_reminders(rt), {"seconds": 60}),
+        (MISSED_TASKS, lambda: schedule.mark_missed(rt), {"minutes": 5}),
+        (OVERDUE_MAINTENANCE, lambda: schedule.check_overdue_maintenance(rt), {"minutes": 15}),
+    ]
+
+
 def register_jobs(scheduler: BaseScheduler, rt: Runtime) -> None:
     """Add every job with an explicit id (replacing any of the same id)."""
-    common: dict[str, Any] = {"replace_existing": True, "max_instances": 1, "coalesce": True}
-    scheduler.add_job(
-        _job(OUTBOX_SWEEP, rt.dispatcher.drain),
-        "interval",
-        seconds=rt.settings.outbox_sweep_seconds,
-        id=OUTBOX_SWEEP,
-        **common,
-    )
-    scheduler.add_job(
-        _job(PURGE, lambda: maintenance.purge_expired(rt)),
-        "interval",
-        hours=1,
-        id=PURGE,
-        **common,
-    )
-    # Time-outs are minutes long; checking every 15 s keeps a tier's lateness small.
-    scheduler.add_job(
-        _job(ESCALATION_TIMEOUTS, lambda: escalations.advance_unacknowledged(rt)),
-        "interval",
-        seconds=15,
-        id=ESCALATION_TIMEOUTS,
-        **common,
-    )
-    # Reminders are planned to the minute; the overdue check has days of grace.
-    scheduler.add_job(
-        _job(DUE_REMINDERS, lambda: schedule.drain_due_reminders(rt)),
-        "interval",
-        seconds=60,
-        id=DUE_REMINDERS,
-        **common,
-    )
-    scheduler.add_job(
-        _job(MISSED_TASKS, lambda: schedule.mark_missed(rt)),
-        "interval",
-        minutes=5,
-        id=MISSED_TASKS,
-        **common,
-    )
-    scheduler.add_job(
-        _job(OVERDUE_MAINTENANCE, lambda: schedule.check_overdue_maintenance(rt)),
-        "interval",
-        minutes=15,
-        id=OVERDUE_MAINTENANCE,
-        **common,
-    )
+    for job_id, work, interval in job_table(rt):
+        scheduler.add_job(
+            _job(job_id, work),
+            "interval",
+            id=job_id,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+            **interval,
+        )
 
 
 def build_scheduler(rt: Runtime, *, blocking: bool) -> BaseScheduler:

@@ -305,17 +305,22 @@ def advance_due(session: Session, *, now: datetime) -> int:
     dialect = session.get_bind().dialect.name
     escalations = session.scalars(_due_query(now, dialect)).all()
     for escalation in escalations:
-        patient = session.get(PatientProfile, escalation.patient_id)
-        assert patient is not None
-        paging.advance(
-            session,
-            escalation=escalation,
-            patient=patient,
-            policy=_policy(session, escalation.clinic_id),
-            now=now,
-            reason="ack_timeout",
-        )
+        _advance(session, escalation, now=now, reason="ack_timeout")
     return len(escalations)
+
+
+def _advance(session: Session, escalation: Escalation, *, now: datetime, reason: str) -> None:
+    """Page the escalation's next clinician or tier under its clinic's policy."""
+    patient = session.get(PatientProfile, escalation.patient_id)
+    assert patient is not None
+    paging.advance(
+        session,
+        escalation=escalation,
+        patient=patient,
+        policy=_policy(session, escalation.clinic_id),
+        now=now,
+        reason=reason,
+    )
 
 
 def advance_unacknowledged(rt: Runtime, *, max_batches: int = 50) -> int:
@@ -358,16 +363,7 @@ def page_undeliverable(session: Session, message: OutboxMessage, now: datetime) 
         return
     if paging.current_tier_alive(session, escalation=escalation):
         return  # someone else in this tier may still see the page before the time-out
-    patient = session.get(PatientProfile, escalation.patient_id)
-    assert patient is not None
-    paging.advance(
-        session,
-        escalation=escalation,
-        patient=patient,
-        policy=_policy(session, escalation.clinic_id),
-        now=now,
-        reason="page_undeliverable",
-    )
+    _advance(session, escalation, now=now, reason="page_undeliverable")
 
 
 def _locked(session: Session, *conditions: Any) -> Escalation | None:
