@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from services import clinics, patients
+from services import clinics, patients, selfreport, sessions
 from services.passwords import hash_secret
 from services.runtime import Runtime
 from store.models import Clinic, User
@@ -34,6 +36,58 @@ ELIGIBLE_SCREENING = {
     "uncontrolled_seizure_disorder": False,
     "active_suicidal_ideation_requiring_intervention": False,
 }
+
+
+# Three weeks of an acute course: Monday, Wednesday and Friday sessions, improving PHQ-9s.
+HISTORY_DAYS_AGO = (20, 18, 16, 13, 11, 9)
+HISTORY_TOTALS = (19, 16, 14, 11, 9, 7)
+
+
+def _answers(total: int) -> list[int]:
+    """Nine answers adding up to ``total`` with item 9 at 0 (a calm demo history)."""
+    items = []
+    for _ in range(8):
+        items.append(min(3, total))
+        total -= items[-1]
+    return [*items, 0]
+
+
+def _history(session: Session, *, clinician: User, patient: User, now: datetime) -> None:
+    """Record past sessions, each followed by the next day's check-in."""
+    for days_ago, total in zip(HISTORY_DAYS_AGO, HISTORY_TOTALS, strict=True):
+        started = (now - timedelta(days=days_ago)).replace(
+            hour=14, minute=0, second=0, microsecond=0
+        )
+        sessions.record_session(
+            session,
+            clinician=clinician,
+            patient_id=patient.id,
+            now=started + timedelta(hours=2),
+            data={
+                "started_at": started,
+                "ketamine_mg_per_kg": 0.5,
+                "ketamine_infusion_minutes": 40,
+                "tms_minutes": 30,
+                "vitals": [
+                    {
+                        "at": started + timedelta(minutes=15 * i),
+                        "systolic": 128 + i,
+                        "diastolic": 82,
+                        "heart_rate": 74,
+                    }
+                    for i in range(4)
+                ],
+            },
+        )
+        answered = started + timedelta(days=1, hours=2)
+        selfreport.submit_phq9(
+            session,
+            patient=patient,
+            answers=_answers(total),
+            difficulty=1,
+            answered_at=answered,
+            now=answered,
+        )
 
 
 def seed(rt: Runtime) -> Iterator[str]:
@@ -98,6 +152,7 @@ def seed(rt: Runtime) -> Iterator[str]:
             profile.user.password_hash = hash_secret(password)
             profile.activated_at = now
             logins.append(("patient", phone, password))
+            _history(session, clinician=staff[0], patient=profile.user, now=now)
     yield "Demo clinic created. Log in at POST /api/v1/auth/login with:"
     for role, username, password in logins:
         yield f"  {role:22} {username:34} {password}"
