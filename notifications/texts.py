@@ -82,8 +82,8 @@ def sms_help() -> str:
 def unrecognised_reply() -> str:
     """Reply to a text Tandem cannot act on."""
     return (
-        f"{BRAND}: this number is not monitored. Please use the Tandem app or call "
-        "your clinic. Reply HELP for help, STOP to unsubscribe."
+        f"{BRAND}: this number is not monitored. If you are in danger call 911; in crisis "
+        "call or text 988. Otherwise use the Tandem app or call your clinic."
     )
 
 
