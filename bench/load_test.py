@@ -609,11 +609,16 @@ def markdown(result: dict[str, Any]) -> str:
         f"SMS sent to the stand-in: {result['sms_sent']}"
     )
     lines.append("")
-    lines.append("| process | RSS start (MiB) | RSS end (MiB) |")
-    lines.append("| --- | ---: | ---: |")
+    lines.append("| process | RSS cold (MiB) | RSS warm (MiB) | RSS end (MiB) | warm → end |")
+    lines.append("| --- | ---: | ---: | ---: | ---: |")
     for name, start in result["rss_kb_start"].items():
+        warm = result["rss_kb_warm"].get(name)
         end = result["rss_kb_end"].get(name)
-        lines.append(f"| {name} | {(start or 0) / 1024:.1f} | {(end or 0) / 1024:.1f} |")
+        growth = result["rss_growth_warm_to_end"].get(name)
+        lines.append(
+            f"| {name} | {(start or 0) / 1024:.1f} | {(warm or 0) / 1024:.1f} | "
+            f"{(end or 0) / 1024:.1f} | {'' if growth is None else f'{growth:+.1%}'} |"
+        )
     return "\n".join(lines)
 
 
@@ -633,6 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=ROOT / ".cache" / "bench")
     args = parser.parse_args(argv)
     duration = 30.0 if args.quick else args.duration
+    warmup = min(30.0, duration / 5)
     if not args.database_url.startswith("postgresql"):
         parser.error("the load test runs on PostgreSQL (--database-url postgresql://...)")
     if args.patients > len(AREA_CODES) * 100 - args.clinicians:
@@ -654,6 +660,16 @@ def main(argv: list[str] | None = None) -> int:
         ) as procs:
             wait_ready(port)
             rss_start = memory(procs)
+            # Warm up first (imports, pools, caches) so growth is measured on a warm process.
+            run_load(
+                port,
+                seeded,
+                duration=warmup,
+                threads=args.threads,
+                think=args.think,
+                seed_value=args.seed + 1,
+            )
+            rss_warm = memory(procs)
             stats, elapsed = run_load(
                 port,
                 seeded,
@@ -671,6 +687,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "config": {
             "duration_s": duration,
+            "warmup_s": warmup,
             "patients": args.patients,
             "clinicians": args.clinicians,
             "clinics": args.clinics,
@@ -684,7 +701,13 @@ def main(argv: list[str] | None = None) -> int:
         "sms_sent": twilio.sent,
         "processes_alive_at_end": alive,
         "rss_kb_start": rss_start,
+        "rss_kb_warm": rss_warm,
         "rss_kb_end": rss_end,
+        "rss_growth_warm_to_end": {
+            name: round((rss_end[name] or 0) / warm - 1, 3)
+            for name, warm in rss_warm.items()
+            if warm and rss_end.get(name)
+        },
     }
     print(json.dumps(result, indent=2))
     print()
