@@ -115,6 +115,10 @@ def _holds_nul(value: object, depth: int = 0) -> bool:
 
 def register_request_guards(app: Flask) -> None:
     """415 for a non-JSON body on the JSON API; security headers on every response."""
+    from api.checkins.views import read_crisis_answers
+
+    # First of all: crisis resources must ride on whatever refusal the guards give.
+    app.before_request(read_crisis_answers)
 
     @app.before_request
     def _require_json() -> Response | None:

@@ -242,7 +242,9 @@ class Dispatcher:
         with self.database.unit_of_work() as session:
             session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == item.id)
+                # Only while this attempt still holds the claim: a sender whose lease ran
+                # out must not overwrite what the newer attempt recorded.
+                .where(OutboxMessage.id == item.id, OutboxMessage.attempts == item.attempt)
                 .values(
                     status=SENT,
                     twilio_sid=result.sid,
@@ -271,6 +273,19 @@ class Dispatcher:
         with self.database.unit_of_work() as session:
             message = session.get(OutboxMessage, item.id)
             assert message is not None
+            if message.attempts != item.attempt or message.status != SENDING:
+                # A newer attempt owns the row now; keep the log, leave its state alone.
+                session.add(
+                    SmsAttempt(
+                        message_id=item.id,
+                        at=now,
+                        event="send",
+                        outcome="stale",
+                        error_code=error.code,
+                        detail=str(error)[:1000],
+                    )
+                )
+                return "retry"
             message.claimed_until = None
             message.error_code = error.code
             message.last_error = str(error)[:1000]
@@ -301,7 +316,13 @@ class Dispatcher:
                     error.code,
                 )
                 for listener in self.failure_listeners:
-                    listener(session, message, now)
+                    try:
+                        # The failure is recorded whatever a listener does; the escalation
+                        # timer still moves the chain on if this one could not.
+                        with session.begin_nested():
+                            listener(session, message, now)
+                    except Exception:
+                        log.exception("failure listener for sms %s failed", item.id)
         return "failed" if give_up else "retry"
 
     def run_once(self, *, limit: int | None = None) -> DispatchStats:
@@ -316,6 +337,16 @@ class Dispatcher:
             else:
                 stats.failed += 1
         return stats
+
+    def sweep(self) -> DispatchStats | None:
+        """The scheduler's safety net: wake this process's dispatcher threads, or drain here."""
+        with _wakers_lock:
+            workers_running = bool(_wakers)
+        if workers_running:
+            # Draining beside a running worker would race it for the same rows.
+            wake_dispatchers()
+            return None
+        return self.drain()
 
     def drain(self, *, max_batches: int = 100, limit: int | None = None) -> DispatchStats:
         """Send until nothing is due (bounded); ``limit`` caps each claimed batch."""

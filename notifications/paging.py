@@ -197,8 +197,8 @@ def _page_from(
     """
     total_cycles = cycles(policy)
     index = start
-    # Bounded: every tier of every remaining cycle at most once.
-    for _ in range(len(tiers) * total_cycles + 1):
+    # Bounded: every tier of every remaining cycle at most once (nothing when no tier exists).
+    for _ in range(len(tiers) * total_cycles + 1 if tiers else 0):
         if index >= len(tiers):
             if escalation.cycle >= total_cycles:
                 break

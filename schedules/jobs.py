@@ -41,7 +41,7 @@ def _job(name: str, work: Callable[[], Any]) -> Callable[[], None]:
 def job_table(rt: Runtime) -> list[tuple[str, Callable[[], Any], dict[str, int]]]:
     """Every job: its fixed id, its work, and its interval."""
     return [
-        (OUTBOX_SWEEP, rt.dispatcher.drain, {"seconds": rt.settings.outbox_sweep_seconds}),
+        (OUTBOX_SWEEP, rt.dispatcher.sweep, {"seconds": rt.settings.outbox_sweep_seconds}),
         (PURGE, lambda: maintenance.purge_expired(rt), {"hours": 1}),
         # Time-outs are minutes long; checking every 15 s keeps a tier's lateness small.
         (ESCALATION_TIMEOUTS, lambda: escalations.advance_unacknowledged(rt), {"seconds": 15}),

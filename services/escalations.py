@@ -252,6 +252,12 @@ def _merge(
     )
     escalation.updated_at = now
     if not raised:
+        if paging.is_paged(flag.priority) and escalation.paging_exhausted:
+            # Nobody ever answered the chain: a new danger signal pages afresh instead of
+            # sitting unseen as evidence. (An acknowledged one is in a clinician's hands.)
+            paging.start_chain(
+                session, escalation=escalation, patient=patient, policy=policy, now=now
+            )
         return escalation
     previous = escalation.priority
     escalation.priority = flag.priority
@@ -264,20 +270,26 @@ def _merge(
         to_priority=flag.priority,
     )
     if paging.is_paged(flag.priority):
-        if escalation.status == ACKNOWLEDGED:
-            # A graver flag needs a fresh acknowledgement: the earlier one was for less.
-            escalation.status = OPEN
-            paging.add_event(
-                session,
-                escalation,
-                "reopened",
-                now=now,
-                previous_acknowledged_by=escalation.acknowledged_by,
-            )
-            escalation.acknowledged_at = None
-            escalation.acknowledged_by = None
+        # A graver flag needs a fresh acknowledgement: the earlier one was for less.
+        _reopen(session, escalation, now=now)
         paging.start_chain(session, escalation=escalation, patient=patient, policy=policy, now=now)
     return escalation
+
+
+def _reopen(session: Session, escalation: Escalation, *, now: datetime) -> None:
+    """Clear an acknowledgement so the escalation pages and counts as open again."""
+    if escalation.status != ACKNOWLEDGED:
+        return
+    escalation.status = OPEN
+    paging.add_event(
+        session,
+        escalation,
+        "reopened",
+        now=now,
+        previous_acknowledged_by=escalation.acknowledged_by,
+    )
+    escalation.acknowledged_at = None
+    escalation.acknowledged_by = None
 
 
 # --- The timer: move unacknowledged escalations up the chain -------------------------------
@@ -305,7 +317,13 @@ def advance_due(session: Session, *, now: datetime) -> int:
     dialect = session.get_bind().dialect.name
     escalations = session.scalars(_due_query(now, dialect)).all()
     for escalation in escalations:
-        _advance(session, escalation, now=now, reason="ack_timeout")
+        try:
+            # One escalation that cannot be advanced must not hold up every other one.
+            with session.begin_nested():
+                _advance(session, escalation, now=now, reason="ack_timeout")
+        except Exception:
+            # Not swallowed: logged with its id, and the escalation stays due for the next run.
+            log.exception("escalation %s could not be advanced; retried next run", escalation.id)
     return len(escalations)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import g, request
+from flask import current_app, g, json, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -32,14 +32,25 @@ def _raw_level(value: object) -> int | None:
     return None
 
 
-@blp.before_request
-def _crisis_first() -> None:
-    """Read the safety answers before anything else can fail.
+SELF_REPORT_PATHS = ("/api/v1/checkins/phq9", "/api/v1/symptom-reports")
 
-    Whatever happens next (bad token, invalid field, database down), every answer this
-    request gets carries crisis resources when the patient reported suicidal thoughts.
+
+def read_crisis_answers() -> None:
+    """Read the safety answers of a self-report before anything else can refuse it.
+
+    Registered on the app ahead of every other guard: whatever happens next (wrong content
+    type, bad token, invalid field, database down), every answer this request gets carries
+    crisis resources when the patient reported suicidal thoughts.
     """
-    body = request.get_json(silent=True)
+    if request.method != "POST" or request.path not in SELF_REPORT_PATHS:
+        return
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is not None and (request.content_length or 0) > limit:
+        return  # unreadable: the 413 that follows cannot know the answers
+    try:
+        body = json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError):
+        return
     if not isinstance(body, dict):
         return
     answers = body.get("answers")

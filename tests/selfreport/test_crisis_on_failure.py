@@ -69,3 +69,26 @@ def test_database_failure_still_carries_crisis_resources(
             from store.models import Base
 
             Base.metadata.tables["phq9_checkins"].create(rt.database.engine)
+
+
+def test_wrong_content_type_still_carries_crisis_resources(
+    client: FlaskClient, patient_headers: dict[str, str]
+) -> None:
+    import json
+
+    response = client.post(
+        REPORT_URL,
+        data=json.dumps(report_body(suicidal_thoughts=3)),
+        headers={**patient_headers, "Content-Type": "text/plain"},
+    )
+    assert response.status_code == 415
+    assert "988" in str(_crisis(response))
+
+
+def test_nul_in_notes_still_carries_crisis_resources(
+    client: FlaskClient, patient_headers: dict[str, str]
+) -> None:
+    body = report_body(suicidal_thoughts=2, notes="help\u0000")
+    response = client.post(REPORT_URL, json=body, headers=patient_headers)
+    assert response.status_code == 422
+    assert "988" in str(_crisis(response))
