@@ -223,7 +223,29 @@ def _page_from(
         cycle=escalation.cycle,
         tiers=[t.number for t in tiers],
     )
+    _page_fallback(session, escalation=escalation, policy=policy, now=now)
     return False
+
+
+def _page_fallback(
+    session: Session, *, escalation: Escalation, policy: Mapping[str, Any], now: datetime
+) -> None:
+    """Text the clinic's fallback phone, once per chain, when the chain reached nobody."""
+    phone = policy.get("fallback_phone")
+    if not phone:
+        return
+    message_id = enqueue_sms(
+        session,
+        to=phone,
+        body=texts.escalation_unanswered(escalation_id=escalation.id, priority=escalation.priority),
+        purpose=PAGE_PURPOSE,
+        now=now,
+        escalation_id=escalation.id,
+        dedupe_key=f"page:{escalation.id}:{escalation.chain}:fallback",
+        priority=OUTBOX_PRIORITY.get(escalation.priority, 0),
+    )
+    if message_id is not None:
+        add_event(session, escalation, "fallback_paged", now=now, message_id=message_id)
 
 
 def start_chain(

@@ -31,6 +31,14 @@ def escalation_page(*, escalation_id: int, priority: str) -> str:
     )
 
 
+def escalation_unanswered(*, escalation_id: int, priority: str) -> str:
+    """To the clinic's fallback phone when no clinician on the chain acknowledged or answered."""
+    return (
+        f"{BRAND}: no clinician has acknowledged escalation {escalation_id} "
+        f"({priority} priority). Open the Tandem inbox now."
+    )
+
+
 def escalation_assigned(*, escalation_id: int, priority: str) -> str:
     """Tells a clinician an escalation was reassigned to them."""
     return (

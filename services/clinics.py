@@ -18,6 +18,7 @@ DEFAULT_POLICY: dict[str, Any] = {
     "ack_timeout_seconds": {"urgent": 600, "high": 1800},
     "repeat": 3,
     "quiet_hours": {"start": "21:00", "end": "08:00"},
+    "fallback_phone": None,
 }
 
 
@@ -31,6 +32,7 @@ def effective_policy(stored: Mapping[str, Any] | None) -> dict[str, Any]:
         },
         "repeat": stored.get("repeat", DEFAULT_POLICY["repeat"]),
         "quiet_hours": {**DEFAULT_POLICY["quiet_hours"], **stored.get("quiet_hours", {})},
+        "fallback_phone": stored.get("fallback_phone"),
     }
 
 

@@ -29,6 +29,13 @@ class EscalationPolicy(Schema):
         metadata={"description": "How many times the chain repeats."},
     )
     quiet_hours = fields.Nested(QuietHours)
+    fallback_phone = Phone(
+        allow_none=True,
+        metadata={
+            "description": "Texted (e.g. the clinic's duty phone) when a chain runs out or "
+            "nobody on it can be reached."
+        },
+    )
 
 
 class ClinicIn(Schema):

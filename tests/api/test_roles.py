@@ -31,6 +31,7 @@ def test_admin_creates_a_clinic_and_a_clinician_who_can_work(
         "ack_timeout_seconds": {"urgent": 300, "high": 1800},
         "repeat": 2,
         "quiet_hours": {"start": "21:00", "end": "08:00"},
+        "fallback_phone": None,
     }
 
     clinician = client.post(

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from services.escalations import advance_unacknowledged
 from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.escalations import Escalation
-from store.models import OutboxMessage, User, care_team
+from store.models import Clinic, OutboxMessage, User, care_team
+from tests.conftest import Auth
 from tests.escalations.support import SUICIDAL, phq9, raise_for
 from tests.support.world import World
 
@@ -70,3 +72,52 @@ def test_new_urgent_evidence_on_an_exhausted_escalation_pages_again(
     assert again.id == ref.id
     assert _pages(rt) > before
     assert not _escalation(rt, ref.id).paging_exhausted
+
+
+def _fallback(rt: Runtime, world: World, phone: str = "+12025550199") -> None:
+    with rt.database.unit_of_work() as s:
+        clinic = s.get(Clinic, world.clinic_x)
+        assert clinic is not None
+        clinic.escalation_policy = {**clinic.escalation_policy, "fallback_phone": phone}
+
+
+def _fallback_pages(rt: Runtime) -> list[OutboxMessage]:
+    with rt.database.unit_of_work() as s:
+        return list(
+            s.scalars(select(OutboxMessage).where(OutboxMessage.to_number == "+12025550199"))
+        )
+
+
+def test_nobody_on_call_texts_the_clinics_fallback_phone(rt: Runtime, world: World) -> None:
+    _fallback(rt, world)
+    _nobody_on_call(rt, world)
+    [ref] = raise_for(rt, world.patient_a, phq9(SUICIDAL))
+    [page] = _fallback_pages(rt)
+    assert page.escalation_id == ref.id and f"escalation {ref.id}" in page.body
+    assert "inbox" in page.body
+
+
+def test_a_chain_that_runs_out_texts_the_fallback_once(
+    rt: Runtime, world: World, clock: FrozenClock
+) -> None:
+    _fallback(rt, world)
+    raise_for(rt, world.patient_a, phq9(SUICIDAL))
+    assert _fallback_pages(rt) == []
+    for _ in range(12):  # three tiers x three cycles, and then some
+        clock.advance(timedelta(minutes=11))
+        advance_unacknowledged(rt)
+    assert len(_fallback_pages(rt)) == 1
+
+
+def test_the_fallback_phone_is_validated_and_shown(
+    client: FlaskClient, auth: Auth, world: World
+) -> None:
+    headers = auth.headers(World.admin)
+    url = f"/api/v1/clinics/{world.clinic_x}"
+    bad = client.patch(url, json={"escalation_policy": {"fallback_phone": "555"}}, headers=headers)
+    assert bad.status_code == 422 and "escalation_policy.fallback_phone" in bad.get_json()["errors"]
+    good = client.patch(
+        url, json={"escalation_policy": {"fallback_phone": "+1 202 555 0199"}}, headers=headers
+    )
+    assert good.status_code == 200
+    assert good.get_json()["escalation_policy"]["fallback_phone"] == "+12025550199"
