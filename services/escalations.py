@@ -98,22 +98,37 @@ def _add_evidence(
     escalation: Escalation,
     flag: Flag,
     *,
+    event: str,
     source_type: str,
     source_id: int | None,
     now: datetime,
-) -> EscalationEvidence:
-    evidence = EscalationEvidence(
-        escalation_id=escalation.id,
-        source_type=source_type,
-        source_id=source_id,
+    **timeline: Any,
+) -> None:
+    """Keep what fired (rule, version, triggering answers) and say so on the timeline."""
+    session.add(
+        EscalationEvidence(
+            escalation_id=escalation.id,
+            source_type=source_type,
+            source_id=source_id,
+            rule=flag.rule,
+            rule_version=RULES_VERSION,
+            priority=flag.priority,
+            detail=dict(flag.evidence),
+            at=now,
+        )
+    )
+    paging.add_event(
+        session,
+        escalation,
+        event,
+        now=now,
+        priority=flag.priority,
         rule=flag.rule,
         rule_version=RULES_VERSION,
-        priority=flag.priority,
-        detail=dict(flag.evidence),
-        at=now,
+        source_type=source_type,
+        source_id=source_id,
+        **timeline,
     )
-    session.add(evidence)
-    return evidence
 
 
 def raise_escalations(
@@ -196,17 +211,14 @@ def _create(
     )
     session.add(escalation)
     session.flush()  # the id goes into the evidence, the timeline and the pages' texts
-    _add_evidence(session, escalation, flag, source_type=source_type, source_id=source_id, now=now)
-    paging.add_event(
+    _add_evidence(
         session,
         escalation,
-        "created",
-        now=now,
-        priority=flag.priority,
-        rule=flag.rule,
-        rule_version=RULES_VERSION,
+        flag,
+        event="created",
         source_type=source_type,
         source_id=source_id,
+        now=now,
     )
     audit.record(
         session,
@@ -236,18 +248,15 @@ def _merge(
     source_id: int | None,
     now: datetime,
 ) -> Escalation:
-    _add_evidence(session, escalation, flag, source_type=source_type, source_id=source_id, now=now)
     raised = priority_rank(flag.priority) > priority_rank(escalation.priority)
-    paging.add_event(
+    _add_evidence(
         session,
         escalation,
-        "evidence_added",
-        now=now,
-        priority=flag.priority,
-        rule=flag.rule,
-        rule_version=RULES_VERSION,
+        flag,
+        event="evidence_added",
         source_type=source_type,
         source_id=source_id,
+        now=now,
         raises_priority=raised,
     )
     escalation.updated_at = now
