@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
     logging.getLogger("tandem").setLevel(settings.log_level)
     api = init_extensions(app, rt)
     register_blueprints(api)
+    register_pages(app)
     register_errorhandlers(app)
     # Guards before the unit of work: after_request hooks run in reverse, so the security
     # headers also reach the 409/503 the unit of work answers when its commit fails.
@@ -98,6 +99,13 @@ def register_blueprints(api: object) -> None:
         api.register_blueprint(blueprint)  # type: ignore[attr-defined]
     for blueprint in (sessions_blp, tasks_blp):
         api.register_blueprint(blueprint)  # type: ignore[attr-defined]
+
+
+def register_pages(app: Flask) -> None:
+    """HTML pages outside the JSON API: what each problem type means."""
+    from api.problems.views import bp as problems_bp
+
+    app.register_blueprint(problems_bp)
 
 
 def _holds_nul(value: object, depth: int = 0) -> bool:

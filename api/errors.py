@@ -10,43 +10,27 @@ from flask import Flask, Response, g, has_request_context, json, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
+from api.problems.catalogue import CATALOGUE
 from clinical.errors import InvalidInput
 from services import errors as domain
 
 log = logging.getLogger("tandem.api")
 
 PROBLEM_JSON = "application/problem+json"
-PROBLEM_BASE = "https://tandem.example/problems/"
+# The catalogue explains every type; its pages are served under /problems/.
+TITLES: Mapping[int, str] = {p.status: p.title for p in CATALOGUE}
+SLUGS: Mapping[int, str] = {p.status: p.slug for p in CATALOGUE}
 
-TITLES: Mapping[int, str] = {
-    400: "Malformed request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    413: "Request body too large",
-    415: "Unsupported media type",
-    422: "Validation failed",
-    429: "Too many requests",
-    500: "Internal server error",
-    503: "Service unavailable",
-}
 
-SLUGS: Mapping[int, str] = {
-    400: "malformed-request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not-found",
-    405: "method-not-allowed",
-    409: "conflict",
-    413: "body-too-large",
-    415: "unsupported-media-type",
-    422: "validation-failed",
-    429: "rate-limited",
-    500: "internal-error",
-    503: "unavailable",
-}
+def problem_base() -> str:
+    """Where this Tandem is reached: PUBLIC_BASE_URL, else the request's own root URL."""
+    if has_request_context():
+        from api.extensions import runtime
+
+        configured = runtime().settings.public_base_url
+        return (configured or request.url_root).rstrip("/")
+    return ""
+
 
 # Domain error class -> HTTP status: the one place where the mapping lives.
 STATUS_FOR: Mapping[type[domain.ServiceError], int] = {
@@ -69,7 +53,7 @@ def problem(
 ) -> Response:
     """Build a problem+json response."""
     body: dict[str, Any] = {
-        "type": PROBLEM_BASE + SLUGS.get(status, "error"),
+        "type": f"{problem_base()}/problems/{SLUGS[status]}" if status in SLUGS else "about:blank",
         "title": title or TITLES.get(status, "Error"),
         "status": status,
         "detail": detail or TITLES.get(status, "Error"),

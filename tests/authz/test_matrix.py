@@ -332,6 +332,9 @@ ROWS: tuple[Row, ...] = (
         form=True,
         body=lambda c: {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"},
     ),
+    # Problem-type pages: public documentation, the same for everyone.
+    Row("GET", "/problems/", same(200)),
+    Row("GET", "/problems/<slug>", same(200), path=lambda c: "/problems/validation-failed"),
 )
 ROW_KEYS = {row.key for row in ROWS}
 
