@@ -163,6 +163,51 @@ def demo_command() -> None:
             click.echo(line)
 
 
+@cli.group("sms")
+def sms_group() -> None:
+    """Try the SMS channel on this machine, without Twilio."""
+
+
+@sms_group.command("inbound")
+@click.option("--from", "from_number", required=True, callback=_valid_phone, help="E.164 sender")
+@click.option("--body", required=True, help='The text, e.g. "ACK 12", STOP, START, HELP')
+@with_appcontext
+def sms_inbound_command(from_number: str, body: str) -> None:
+    """Deliver a text as Twilio would: a signed POST to /webhooks/twilio/sms; prints the reply.
+
+    The request goes through the app's own webhook (signature check, guards, the same
+    service), signed with the configured TWILIO_AUTH_TOKEN or, on the embedded default
+    that has none, with a token made for this one command. What it queues is sent at once.
+    """
+    import secrets
+    import xml.etree.ElementTree as ET
+
+    from notifications.twilio_sms import compute_twilio_signature
+    from services.runtime import Runtime
+
+    rt = runtime()
+    settings = rt.settings
+    if not settings.twilio_auth_token:
+        settings = settings.with_overrides(twilio_auth_token=secrets.token_urlsafe(24))
+    local = Runtime.from_settings(settings, database=rt.database, sms=rt.sms, clock=rt.clock)
+    app = create_app(rt=local)
+    url = (settings.public_base_url or "http://localhost") + "/webhooks/twilio/sms"
+    form = {"From": from_number, "To": settings.twilio_from_number or "", "Body": body}
+    assert settings.twilio_auth_token is not None
+    signature = compute_twilio_signature(
+        auth_token=settings.twilio_auth_token, url=url, params=form
+    )
+    response = app.test_client().post(url, data=form, headers={"X-Twilio-Signature": signature})
+    if response.status_code != 200:
+        raise click.ClickException(f"the webhook answered {response.status_code}")
+    root = ET.fromstring(response.get_data(as_text=True))  # noqa: S314 - our own TwiML
+    replies = [message.text or "" for message in root.iter("Message")]
+    click.echo(f"reply: {replies[0]}" if replies else "reply: (none)")
+    stats = local.dispatcher.drain()
+    if stats.sent:
+        click.echo(f"sent {stats.sent} queued SMS (each is a line of the log)")
+
+
 @cli.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
