@@ -1,5 +1,8 @@
 # Tandem: `make run` serves the embedded default, `make test` runs the whole suite.
 PYTHON ?= python3
+# Where `make run` listens: `make run PORT=8080 HOST=0.0.0.0`.
+HOST ?= 127.0.0.1
+PORT ?= 5000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -16,9 +19,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 	@touch $(STAMP)
 
 ## The service on its embedded default: SQLite in ./instance, SMS to the log, API + scheduler.
+## It blocks (Ctrl-C stops it): run `make demo` and `make test` in a second terminal.
 run: $(STAMP)
 	$(BIN)/tandem db upgrade
-	$(BIN)/tandem run
+	$(BIN)/tandem run --host $(HOST) --port $(PORT)
 
 ## The whole suite: lint, types, unit + API + Twilio contract (Prism) tests.
 test: $(STAMP) lint typecheck prism-setup unit
