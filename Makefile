@@ -37,8 +37,9 @@ typecheck: $(STAMP)
 prism-setup:
 	bash scripts/prism-setup
 
+## Branch coverage of the production packages, gated by fail_under in pyproject.toml.
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=
 
 migrate: $(STAMP)
 	$(BIN)/tandem db upgrade
