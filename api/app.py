@@ -69,6 +69,9 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
     # headers also reach the 409/503 the unit of work answers when its commit fails.
     register_request_guards(app)
     register_unit_of_work(app)
+    from web import init_web
+
+    init_web(app, settings)
     return app
 
 
