@@ -60,8 +60,21 @@ def _render(chart: pygal.Graph, nonce: str) -> Markup:
     return Markup(svg)  # noqa: S704 - pygal's own output, with our nonce added
 
 
-def _base(title: str, colours: Sequence[str], tz: ZoneInfo, y_max: int) -> pygal.DateTimeLine:
+def _days(moments: Sequence[datetime], tz: ZoneInfo) -> list[datetime]:
+    """One x label per local day with data (at most a dozen, evenly thinned)."""
+    days: dict[str, datetime] = {}
+    for moment in sorted(moments):
+        days.setdefault(moment.astimezone(tz).strftime("%Y-%m-%d"), moment)
+    picked = list(days.values())
+    step = max(1, -(-len(picked) // 12))
+    return picked[::step]
+
+
+def _base(
+    title: str, colours: Sequence[str], tz: ZoneInfo, y_max: int, moments: Sequence[datetime]
+) -> pygal.DateTimeLine:
     return pygal.DateTimeLine(
+        x_labels=_days(moments, tz),
         style=_style(colours),
         title=title,
         width=900,
@@ -75,7 +88,7 @@ def _base(title: str, colours: Sequence[str], tz: ZoneInfo, y_max: int) -> pygal
         range=(0, y_max),
         min_scale=4,
         legend_at_bottom=True,
-        legend_at_bottom_columns=5,
+        legend_at_bottom_columns=4,
         truncate_legend=-1,
         dots_size=4,
         stroke_style={"width": 2},
@@ -104,6 +117,7 @@ def phq9_chart(
         [BAND_COLOURS[b] for _, _, b in reversed(phq9.SEVERITY_BANDS)],
         tz,
         phq9.MAX_TOTAL,
+        moments,
     )
     for _low, high, band in reversed(phq9.SEVERITY_BANDS):
         chart.add(
@@ -152,7 +166,7 @@ def asrm_chart(
         + [(r.answered_at, r.asrm_total) for r in reports]
     )
     span = [points[0][0], points[-1][0]] if points else [now, now]
-    chart = _base("ASRM trajectory", [], tz, asrm.MAX_TOTAL)
+    chart = _base("ASRM trajectory", [], tz, asrm.MAX_TOTAL, [t for t, _ in points])
     chart.add("ASRM total", points, stroke_style={"width": 3}, dots_size=5)
     chart.add(
         f"Positive screen (≥ {asrm.POSITIVE_CUTOFF})",
