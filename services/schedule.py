@@ -567,7 +567,7 @@ def _insert_marker(
 
 # A missed task stays on the clinician's overdue list this long, then it is history.
 MISSED_SHOWN_FOR = timedelta(days=14)
-UPCOMING_SHOWN = 10
+UPCOMING_SHOWN = 5
 
 
 @dataclass(frozen=True, slots=True)

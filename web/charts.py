@@ -78,7 +78,7 @@ def _base(
         style=_style(colours),
         title=title,
         width=900,
-        height=420,
+        height=470,
         js=[],
         disable_xml_declaration=True,
         explicit_size=False,
@@ -94,6 +94,8 @@ def _base(
         stroke_style={"width": 2},
         tooltip_border_radius=0,
         margin=12,
+        margin_bottom=36,
+        spacing=14,
     )
 
 

@@ -71,7 +71,12 @@ PAGES = (
     ),
 )
 # Open to anyone: the sign-in form, sign-out, static files and the 404 page for any other path.
-PUBLIC = {"/inbox/login", "/inbox/logout", "/inbox/static/<path:filename>", "/inbox/<path:_unknown>"}
+PUBLIC = {
+    "/inbox/login",
+    "/inbox/logout",
+    "/inbox/static/<path:filename>",
+    "/inbox/<path:_unknown>",
+}
 
 
 def test_every_web_endpoint_has_a_row(app: Flask) -> None:

@@ -1,0 +1,87 @@
+"""The README's screenshots: `tandem demo`'s data, in the test suite's browser.
+
+Every run keeps them under tests/web/artifacts/; with TANDEM_DOCS_SCREENSHOTS=1
+(`make screenshots`) they are also written to docs/, where the README shows them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from clinical.symptoms import SYMPTOMS
+from services import demo
+from tests.web.conftest import Browsing, screenshot
+from tests.web.test_browser import api
+
+pytestmark = pytest.mark.browser
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def _logins(lines: list[str]) -> dict[str, tuple[str, str]]:
+    """The demo's printed logins, by role (first of each role) and by username."""
+    found: dict[str, tuple[str, str]] = {}
+    for line in lines:
+        match = re.match(r"\s+(patient|clinician \(tier 1\))\s+(\S+)\s+(\S+)$", line)
+        if match:
+            found.setdefault(match.group(2), (match.group(2), match.group(3)))
+            found.setdefault(match.group(1), (match.group(2), match.group(3)))
+    return found
+
+
+def test_demo_screenshots_for_the_readme(browsing: Browsing) -> None:
+    rt, base, page = browsing.server.rt, browsing.server.url, browsing.page
+    logins = _logins(list(demo.seed(rt)))
+    pat, sam = logins[demo.PATIENTS[0][1]], logins[demo.PATIENTS[1][1]]
+    clinician = logins["clinician (tier 1)"]
+    # Overnight: Sam (bipolar) reports thoughts of self-harm and a rise in mania scores,
+    # Pat's depression comes back a little.
+    sam_token = api(base, "POST", "/api/v1/auth/login", {"username": sam[0], "password": sam[1]})
+    api(
+        base,
+        "POST",
+        "/api/v1/checkins/phq9",
+        {"answers": [2, 2, 1, 2, 1, 1, 1, 1, 1], "asrm": [2, 2, 1, 2, 1]},
+        token=sam_token["access_token"],
+    )
+    api(
+        base,
+        "POST",
+        "/api/v1/symptom-reports",
+        {
+            "symptoms": dict.fromkeys(SYMPTOMS, 1),
+            "asrm": [1, 1, 1, 1, 0],
+            "suicidal_thoughts": 0,
+            "seizure": False,
+            "fainted": False,
+        },
+        token=sam_token["access_token"],
+    )
+    pat_token = api(base, "POST", "/api/v1/auth/login", {"username": pat[0], "password": pat[1]})
+    api(
+        base,
+        "POST",
+        "/api/v1/checkins/phq9",
+        {"answers": [2, 2, 2, 1, 1, 1, 1, 2, 0]},
+        token=pat_token["access_token"],
+    )
+    page.goto("/inbox/login")
+    page.get_by_label("E-mail or phone").fill(clinician[0])
+    page.get_by_label("Password").fill(clinician[1])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator('tr[data-priority="urgent"][data-status="open"]').first).to_be_visible()
+    shots = [screenshot(page, "docs-inbox")]
+    page.get_by_role("link", name="Patients", exact=True).click()
+    page.get_by_role("link", name="Sam Demo").click()
+    expect(page.locator("#asrm-chart svg")).to_be_visible()
+    shots.append(screenshot(page, "docs-patient"))
+    assert browsing.requests.foreign() == []
+    if os.environ.get("TANDEM_DOCS_SCREENSHOTS") == "1":
+        DOCS.mkdir(exist_ok=True)
+        for shot, name in zip(shots, ("web-inbox.png", "web-patient.png"), strict=True):
+            shutil.copyfile(shot, DOCS / name)
