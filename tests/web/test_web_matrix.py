@@ -1,4 +1,4 @@
-"""Who may open each /inbox page: anonymous, a patient, another clinic's and this clinic's clinician.
+"""Who may open each /inbox page: anonymous, a patient, another clinic's and own clinician.
 
 The API's matrix (tests/authz/test_matrix.py) leaves the web endpoints out; this one
 enumerates them the same way and fails for a web endpoint without a row.
