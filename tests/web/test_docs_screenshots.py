@@ -14,10 +14,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from clinical.symptoms import SYMPTOMS
 from services import demo
 from tests.web.conftest import Browsing, screenshot
-from tests.web.test_browser import api
 
 pytestmark = pytest.mark.browser
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -35,41 +33,9 @@ def _logins(lines: list[str]) -> dict[str, tuple[str, str]]:
 
 
 def test_demo_screenshots_for_the_readme(browsing: Browsing) -> None:
-    rt, base, page = browsing.server.rt, browsing.server.url, browsing.page
+    rt, page = browsing.server.rt, browsing.page
     logins = _logins(list(demo.seed(rt)))
-    pat, sam = logins[demo.PATIENTS[0][1]], logins[demo.PATIENTS[1][1]]
     clinician = logins["clinician (tier 1)"]
-    # Overnight: Sam (bipolar) reports thoughts of self-harm and a rise in mania scores,
-    # Pat's depression comes back a little.
-    sam_token = api(base, "POST", "/api/v1/auth/login", {"username": sam[0], "password": sam[1]})
-    api(
-        base,
-        "POST",
-        "/api/v1/checkins/phq9",
-        {"answers": [2, 2, 1, 2, 1, 1, 1, 1, 1], "asrm": [2, 2, 1, 2, 1]},
-        token=sam_token["access_token"],
-    )
-    api(
-        base,
-        "POST",
-        "/api/v1/symptom-reports",
-        {
-            "symptoms": dict.fromkeys(SYMPTOMS, 1),
-            "asrm": [1, 1, 1, 1, 0],
-            "suicidal_thoughts": 0,
-            "seizure": False,
-            "fainted": False,
-        },
-        token=sam_token["access_token"],
-    )
-    pat_token = api(base, "POST", "/api/v1/auth/login", {"username": pat[0], "password": pat[1]})
-    api(
-        base,
-        "POST",
-        "/api/v1/checkins/phq9",
-        {"answers": [2, 2, 2, 1, 1, 1, 1, 2, 0]},
-        token=pat_token["access_token"],
-    )
     page.goto("/inbox/login")
     page.get_by_label("E-mail or phone").fill(clinician[0])
     page.get_by_label("Password").fill(clinician[1])
