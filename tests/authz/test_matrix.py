@@ -36,6 +36,7 @@ NOT_API = {"static", "api-docs.openapi_json", "api-docs.openapi_swagger_ui"}
 # The /inbox web pages are not API (cookie session, HTML): tests/web/test_web_matrix.py
 # holds their own role x clinic matrix.
 NOT_API |= {
+    "docs_assets",  # Swagger UI's static files for /docs
     "web.static",
     "web.login",
     "web.logout",

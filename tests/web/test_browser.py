@@ -300,3 +300,14 @@ def test_keyboard_only(browsing: Browsing, world: World) -> None:
     tab_to(f"e.getAttribute('href') === '/inbox/patients/{world.patient_a}'")
     kb.press("Enter")
     expect(page.locator("#phq9-history")).to_be_visible()
+
+
+def test_docs_serve_their_own_assets(browsing: Browsing) -> None:
+    page = browsing.page
+    missing: list[str] = []
+    page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+    page.goto("/docs")
+    expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=15_000)
+    assert browsing.requests.foreign() == []
+    assert any("/docs/assets/swagger-ui-bundle.js" in url for url in browsing.requests.seen)
+    assert missing == [], missing

@@ -166,3 +166,12 @@ def test_unknown_inbox_paths_are_a_web_404(client: FlaskClient, world: World) ->
     sign_in(client, World.cx1)
     response = client.get("/inbox/no/such/page")
     assert response.status_code == 404 and response.mimetype == "text/html"
+
+
+def test_docs_assets_come_from_tandem(client: FlaskClient) -> None:
+    page = client.get("/docs").get_data(as_text=True)
+    assert "cdn" not in page and "/docs/assets/swagger-ui-bundle.js" in page
+    asset = client.get("/docs/assets/swagger-ui-bundle.js")
+    assert asset.status_code == 200 and "javascript" in asset.mimetype
+    assert "default-src 'self'" in asset.headers["Content-Security-Policy"]
+    asset.close()
