@@ -65,10 +65,17 @@ def _now() -> datetime:
     return runtime().clock.now()
 
 
+class Unstorable(Exception):
+    """Text with a NUL character: PostgreSQL can neither store nor compare it."""
+
+
 @bp.before_request
 def _before() -> None:
     g.csp_nonce = charts.new_nonce()
     g.now = _now()
+    fields = [*request.args.items(multi=True), *request.form.items(multi=True)]
+    if any("\x00" in key or "\x00" in value for key, value in fields):
+        raise Unstorable
     if request.method == "POST":
         csrf.protect()
 
@@ -180,6 +187,11 @@ def _csrf(_error: CSRFError) -> tuple[str, int]:
         "The form was missing its security token or it had expired. "
         "Go back, reload the page and try again.",
     )
+
+
+@bp.errorhandler(Unstorable)
+def _unstorable(_error: Unstorable) -> tuple[str, int]:
+    return _error_page(400, "Form refused", "Text must not contain NUL characters.")
 
 
 @bp.errorhandler(Forbidden)

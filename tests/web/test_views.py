@@ -175,3 +175,42 @@ def test_docs_assets_come_from_tandem(client: FlaskClient) -> None:
     assert asset.status_code == 200 and "javascript" in asset.mimetype
     assert "default-src 'self'" in asset.headers["Content-Security-Policy"]
     asset.close()
+
+
+def test_nul_characters_in_a_form_are_a_400_page_not_a_500(
+    client: FlaskClient, rt: Runtime, world: World
+) -> None:
+    # PostgreSQL cannot store or compare text with NUL: refused as bad input, like the API.
+    page = client.get("/inbox/login")
+    token = csrf_token(page.get_data(as_text=True))
+    response = client.post(
+        "/inbox/login",
+        data={"username": "x1\x00@tandem.test", "password": "p", "csrf_token": token},
+    )
+    assert response.status_code == 400 and "NUL" in response.text
+    (escalation_id,) = raise_flags(rt, world.patient_a, [URGENT])
+    sign_in(client, World.cx1)
+    url = f"/inbox/escalations/{escalation_id}"
+    response = post_form(client, url, f"{url}/resolve", note="called\x00back")
+    assert response.status_code == 400
+    assert client.get(url).text.count('data-status="open"') == 1
+    assert client.get("/inbox/?kind=\x00").status_code == 400
+
+
+def test_a_bipolar_patient_without_answers_still_gets_both_charts(
+    client: FlaskClient, auth: object, world: World
+) -> None:
+    from tests.conftest import Auth
+
+    assert isinstance(auth, Auth)
+    response = client.patch(
+        f"/api/v1/patients/{world.patient_a}",
+        json={"bipolar": True},
+        headers=auth.headers(World.cx1),
+    )
+    assert response.status_code == 200, response.get_json()
+    sign_in(client, World.cx1)
+    page = client.get(f"/inbox/patients/{world.patient_a}")
+    assert page.status_code == 200
+    assert 'id="phq9-chart"' in page.text and 'id="asrm-chart"' in page.text
+    assert "No check-ins yet." in page.text
