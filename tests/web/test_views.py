@@ -214,3 +214,24 @@ def test_a_bipolar_patient_without_answers_still_gets_both_charts(
     assert page.status_code == 200
     assert 'id="phq9-chart"' in page.text and 'id="asrm-chart"' in page.text
     assert "No check-ins yet." in page.text
+
+
+def test_the_patients_list_shows_latest_change_and_overdue(
+    client: FlaskClient, rt: Runtime
+) -> None:
+    import re
+
+    from services import demo
+
+    lines = list(demo.seed(rt))
+    username, password = next(
+        (m[1], m[2])
+        for line in lines
+        if (m := re.match(r"\s+clinician \(tier 1\)\s+(\S+)\s+(\S+)$", line))
+    )
+    sign_in(client, username, password)
+    page = client.get("/inbox/patients").text
+    pat = page[page.index(">Pat Demo<") :].split("</tr>")[0]
+    # Baseline 21 (screening), latest 12 (the overnight check-in): -9, -43 %.
+    assert "12 <span" in pat and "-9" in pat and "-43%" in pat
+    assert 'class="tag warn"' in pat  # the demo's unanswered tasks are overdue
