@@ -235,3 +235,17 @@ def test_the_patients_list_shows_latest_change_and_overdue(
     # Baseline 21 (screening), latest 12 (the overnight check-in): -9, -43 %.
     assert "12 <span" in pat and "-9" in pat and "-43%" in pat
     assert 'class="tag warn"' in pat  # the demo's unanswered tasks are overdue
+
+
+def test_the_cookie_is_not_secure_only_in_development(rt: Runtime, world: World) -> None:
+    from api.app import create_app
+
+    development = Runtime.from_settings(
+        rt.settings.with_overrides(env="development"),
+        database=rt.database,
+        sms=rt.sms,
+        clock=rt.clock,
+    )
+    client = create_app(rt=development).test_client()
+    cookie = sign_in(client, World.cx1).headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
