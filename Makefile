@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit prism-setup migrate demo bench clean
+.PHONY: run test lint typecheck unit prism-setup migrate demo bench clean screenshots
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Tandem needs Python 3.11 or newer"'
@@ -50,3 +50,7 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+## The README's web screenshots (docs/web-*.png), from the demo data in the suite's browser.
+screenshots: $(STAMP)
+	TANDEM_DOCS_SCREENSHOTS=1 $(BIN)/pytest tests/web/test_docs_screenshots.py -q

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, request
+from flask import Flask, Response, request, send_from_directory
 
 from api.errors import problem, register_errorhandlers
 from api.extensions import init_extensions, register_unit_of_work
@@ -25,6 +25,12 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+DOCS_ASSETS = "/docs/assets"
+# flask-smorest's Swagger UI page starts the UI with an inline script; nothing leaves the origin.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
 
 
 def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -> Flask:
@@ -48,7 +54,10 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        # Swagger UI's files come from the swagger-ui-bundle package, served by us: no CDN.
+        OPENAPI_SWAGGER_UI_URL=DOCS_ASSETS + "/",
+        # No validator badge: it would be an image from validator.swagger.io.
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
         API_SPEC_OPTIONS={
             "info": {
                 "description": "Check-ins, schedules, reminders and clinician escalation for "
@@ -70,6 +79,10 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
     # headers also reach the 409/503 the unit of work answers when its commit fails.
     register_request_guards(app)
     register_unit_of_work(app)
+    register_docs_assets(app)
+    from web import init_web
+
+    init_web(app, settings)
     return app
 
 
@@ -175,6 +188,17 @@ def register_request_guards(app: Flask) -> None:
             response.headers.setdefault(name, value)
         if request.path != "/docs" and not request.path.startswith("/docs/"):
             response.headers.setdefault("Content-Security-Policy", API_CSP)
+        else:
+            response.headers.setdefault("Content-Security-Policy", DOCS_CSP)
         if request.path.startswith(JSON_ONLY_PREFIX):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+def register_docs_assets(app: Flask) -> None:
+    """Serve Swagger UI's JavaScript and CSS from the installed swagger-ui-bundle package."""
+    import swagger_ui_bundle
+
+    @app.get(DOCS_ASSETS + "/<path:filename>", endpoint="docs_assets")
+    def _docs_asset(filename: str) -> Response:
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 import secrets
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from services.errors import Invalid, RateLimited, Unauthorized
+from services.errors import Forbidden, Invalid, RateLimited, Unauthorized
 from services.passwords import hash_secret, password_problems, verify_secret
 from services.phones import normalize_e164
 from store.models import ActivationCode, AuthFailure, AuthSession, PatientProfile, User
@@ -91,8 +92,12 @@ def login(
     client_ip: str,
     now: datetime,
     lifetime: timedelta,
+    roles: Collection[str] | None = None,
 ) -> Login:
-    """Check credentials; unknown user and wrong password fail the same way."""
+    """Check credentials; unknown user and wrong password fail the same way.
+
+    With ``roles``, a correct login of any other role is refused (403) and opens no session.
+    """
     key = _username_key(username)
     _throttle(
         session,
@@ -112,6 +117,8 @@ def login(
             detail="The username or password is wrong.",
         )
     assert user is not None
+    if roles is not None and user.role not in roles:
+        raise Forbidden("This sign-in is for clinic staff. Patients use the Tandem app.")
     # A successful login clears the user's failure count.
     session.execute(delete(AuthFailure).where(AuthFailure.scope == "login", AuthFailure.key == key))
     return start_session(session, user=user, now=now, lifetime=lifetime)
@@ -206,3 +213,28 @@ def activate(
     if profile is not None and profile.activated_at is None:
         profile.activated_at = now
     return start_session(session, user=user, now=now, lifetime=lifetime)
+
+
+def resume_session(
+    session: Session, *, session_id: str, user_id: int, now: datetime, idle: timedelta | None
+) -> User:
+    """The user of a live login session (401 when revoked, expired or disabled).
+
+    With ``idle``, the session's expiry moves to ``now + idle``: a session that sees no
+    activity for that long ends, whatever the cookie says.
+    """
+    row = session.get(AuthSession, session_id)
+    user = session.get(User, user_id)
+    if (
+        row is None
+        or row.revoked_at is not None
+        or row.user_id != user_id
+        or row.expires_at <= now
+        or user is None
+        or not user.is_active
+        or user.deleted_at is not None
+    ):
+        raise Unauthorized("Your session has ended. Sign in again.")
+    if idle is not None:
+        row.expires_at = now + idle
+    return user

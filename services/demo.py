@@ -90,6 +90,27 @@ def _history(session: Session, *, clinician: User, patient: User, now: datetime)
         )
 
 
+# Overnight, before the demo opens: Sam (bipolar) answers item 9 and scores higher on the
+# ASRM, Pat's depression comes back a little. The inbox then has open escalations to work.
+OVERNIGHT: tuple[tuple[int, timedelta, list[int], list[int] | None], ...] = (
+    (1, timedelta(hours=7), [2, 2, 1, 2, 1, 1, 1, 1, 1], [2, 2, 1, 2, 1]),
+    (0, timedelta(hours=3), [2, 2, 2, 1, 1, 1, 1, 2, 0], None),
+)
+
+
+def _overnight(session: Session, *, patients: list[User], now: datetime) -> None:
+    for index, ago, answers, asrm in OVERNIGHT:
+        selfreport.submit_phq9(
+            session,
+            patient=patients[index],
+            answers=answers,
+            difficulty=1,
+            answered_at=now - ago,
+            asrm=asrm,
+            now=now - ago,
+        )
+
+
 def seed(rt: Runtime) -> Iterator[str]:
     """Create the demo data once; yields the lines to print (with fresh passwords)."""
     now = rt.clock.now()
@@ -116,6 +137,7 @@ def seed(rt: Runtime) -> Iterator[str]:
         )
         logins.append(("admin", "admin@demo.tandem.example", admin_password))
         staff: list[User] = []
+        enrolled: list[User] = []
         for name, email, phone, tier in CLINICIANS:
             password = secrets.token_urlsafe(12)
             staff.append(
@@ -153,6 +175,8 @@ def seed(rt: Runtime) -> Iterator[str]:
             profile.activated_at = now
             logins.append(("patient", phone, password))
             _history(session, clinician=staff[0], patient=profile.user, now=now)
+            enrolled.append(profile.user)
+        _overnight(session, patients=enrolled, now=now)
     yield "Demo clinic created. Log in at POST /api/v1/auth/login with:"
     for role, username, password in logins:
         yield f"  {role:22} {username:34} {password}"

@@ -459,6 +459,7 @@ def list_escalations(
     priority: str | None = None,
     kind: str | None = None,
     patient_id: int | None = None,
+    assigned_to: int | None = None,
 ) -> Page[Escalation]:
     """The clinic's escalations: open first, then urgent first, then oldest first."""
     errors: dict[str, list[str]] = {}
@@ -480,6 +481,8 @@ def list_escalations(
         query = query.where(Escalation.kind == kind)
     if patient_id is not None:
         query = query.where(Escalation.patient_id == patient_id)
+    if assigned_to is not None:
+        query = query.where(Escalation.assigned_to == assigned_to)
     status_rank = case({OPEN: 0, ACKNOWLEDGED: 1}, value=Escalation.status, else_=2)
     priority_order = case(
         {p: priority_rank(p) for p in PRIORITIES}, value=Escalation.priority, else_=0
@@ -508,6 +511,7 @@ def list_escalations(
                 "priority": priority,
                 "kind": kind,
                 "patient_id": patient_id,
+                "assigned_to": assigned_to,
             },
             "ids": [e.id for e in rows],
         },

@@ -245,3 +245,18 @@ def update_patient(
         detail={"fields": sorted(changes)},
     )
     return profile
+
+
+def patient_names(session: Session, *, viewer: User, patient_ids: Sequence[int]) -> dict[int, str]:
+    """Names of the viewer's clinic's patients among ``patient_ids``, in one query."""
+    if not patient_ids:
+        return {}
+    rows = session.execute(
+        select(PatientProfile.user_id, User.name)
+        .join(User, User.id == PatientProfile.user_id)
+        .where(
+            PatientProfile.clinic_id == viewer.clinic_id,
+            PatientProfile.user_id.in_(set(patient_ids)),
+        )
+    )
+    return {int(user_id): str(name) for user_id, name in rows}

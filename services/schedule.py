@@ -561,3 +561,67 @@ def _insert_marker(
     )
     new_id: int | None = session.execute(statement).scalar_one_or_none()
     return new_id
+
+
+# --- What a clinician sees of a patient's plan ------------------------------------------------
+
+# A missed task stays on the clinician's overdue list this long, then it is history.
+MISSED_SHOWN_FOR = timedelta(days=14)
+UPCOMING_SHOWN = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Overdue:
+    """Something a patient should have done by now: a task, or a maintenance session."""
+
+    patient_id: int
+    kind: str
+    due_at: datetime
+    status: str
+
+
+def _overdue_query(patient_ids: Sequence[int], *, now: datetime) -> Select[Any]:
+    return (
+        select(Task)
+        .where(
+            Task.patient_id.in_(set(patient_ids)),
+            ((Task.status == OPEN) & (Task.due_at <= now))
+            | ((Task.status == MISSED) & (Task.expires_at > now - MISSED_SHOWN_FOR)),
+        )
+        .order_by(Task.patient_id, Task.due_at, Task.id)
+    )
+
+
+def overdue_for(
+    session: Session, *, viewer: User, patients: Sequence[PatientProfile], now: datetime
+) -> dict[int, list[Overdue]]:
+    """Per patient of the viewer's clinic: open tasks past due, recent misses, maintenance."""
+    mine = [p for p in patients if p.clinic_id == viewer.clinic_id]
+    found: dict[int, list[Overdue]] = {p.user_id: [] for p in mine}
+    if not mine:
+        return found
+    for task in session.scalars(_overdue_query([p.user_id for p in mine], now=now)):
+        found[task.patient_id].append(Overdue(task.patient_id, task.kind, task.due_at, task.status))
+    for profile in mine:
+        due = profile.maintenance_due_at
+        if due is not None and due <= now:
+            kind = calendar.TASK_MAINTENANCE_SESSION
+            if not any(o.kind == kind for o in found[profile.user_id]):
+                found[profile.user_id].append(Overdue(profile.user_id, kind, due, OPEN))
+    return found
+
+
+def upcoming_tasks(
+    session: Session, *, viewer: User, patient: PatientProfile, now: datetime
+) -> list[Task]:
+    """The next open tasks of a patient of the viewer's clinic, soonest first."""
+    if patient.clinic_id != viewer.clinic_id:
+        raise NotFound("No such patient.")
+    return list(
+        session.scalars(
+            select(Task)
+            .where(Task.patient_id == patient.user_id, Task.status == OPEN, Task.due_at > now)
+            .order_by(Task.due_at, Task.id)
+            .limit(UPCOMING_SHOWN)
+        )
+    )

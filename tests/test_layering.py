@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("config", "clinical", "store", "services", "api", "notifications", "schedules")
+PACKAGES = ("config", "clinical", "store", "services", "api", "notifications", "schedules", "web")
 OURS = set(PACKAGES)
 
 
@@ -97,7 +97,7 @@ def test_store_imports_no_outer_layer(module: Module) -> None:
 
 @pytest.mark.parametrize("module", by_package("services"), ids=lambda m: m.name)
 def test_services_do_not_import_the_edges(module: Module) -> None:
-    assert tops(imported(module)) & {"api", "schedules", "flask", "flask_smorest"} == set()
+    assert tops(imported(module)) & {"api", "schedules", "web", "flask", "flask_smorest"} == set()
 
 
 @pytest.mark.parametrize(
@@ -160,3 +160,9 @@ def test_the_detector_sees_every_spelling() -> None:
         ast.parse("from ..api import views\nfrom . import errors\n"),
     )
     assert tops(imported(module)) == {"api", "services"}
+
+
+@pytest.mark.parametrize("module", by_package("web"), ids=lambda m: m.name)
+def test_web_pages_never_query_on_their_own(module: Module) -> None:
+    # A thin door like api/: every read and write goes through services.
+    assert tops(imported(module)) & {"sqlalchemy", "schedules"} == set()

@@ -33,6 +33,23 @@ USERNAMES = {
 }
 # Endpoints that are not part of the API surface.
 NOT_API = {"static", "api-docs.openapi_json", "api-docs.openapi_swagger_ui"}
+# The /inbox web pages are not API (cookie session, HTML): tests/web/test_web_matrix.py
+# holds their own role x clinic matrix.
+NOT_API |= {
+    "docs_assets",  # Swagger UI's static files for /docs
+    "web.static",
+    "web.login",
+    "web.logout",
+    "web.inbox",
+    "web.inbox_rows",
+    "web.escalation",
+    "web.acknowledge",
+    "web.resolve",
+    "web.reassign",
+    "web.patient_list",
+    "web.patient",
+    "web.unknown",
+}
 
 
 @dataclass
