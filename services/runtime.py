@@ -59,6 +59,10 @@ class Runtime:
         from services.escalations import page_undeliverable
 
         self.dispatcher.failure_listeners.append(page_undeliverable)
+        # Voice calls and pager events go through the same outbox (issue 13).
+        from services.oncall import build_channels
+
+        self.dispatcher.channels.update(build_channels(self.settings, self.sms))
 
     @classmethod
     def from_settings(
