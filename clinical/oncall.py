@@ -65,7 +65,11 @@ class Schedule:
 
 @dataclass(frozen=True, slots=True)
 class OnCall:
-    """Who is on call for a tier, and until when (UTC) that stays true."""
+    """Who is on call for a tier, and ``until`` (UTC): the next hand-off or override boundary.
+
+    The same person may well be on call after ``until`` too (an override naming the
+    clinician whose turn it is, a one-member rotation); it is when to ask again.
+    """
 
     clinician_id: int
     until: datetime
