@@ -17,13 +17,14 @@ from datetime import datetime
 from typing import Any
 
 import requests
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notifications import texts
 from notifications.outbox import NewSms, enqueue_many
 from notifications.sms import SendResult, SmsError, is_retryable_response
 from store.escalations import Escalation
-from store.models import Clinic
+from store.models import Clinic, OutboxMessage
 
 PURPOSE = "pager_event"
 CHANNEL = "pager"
@@ -75,6 +76,8 @@ def queue_event(session: Session, *, escalation: Escalation, action: str, now: d
     if config is None:
         return False
     url, key = config
+    if action != "trigger" and not _triggered(session, escalation.id):
+        return False  # the pager never heard of it (e.g. a routine one): nothing to update
     # One trigger and one acknowledge per chain (a re-page triggers again); one resolve.
     suffix = "" if action == "resolve" else f":{escalation.chain}"
     enqueue_many(
@@ -94,6 +97,19 @@ def queue_event(session: Session, *, escalation: Escalation, action: str, now: d
         now=now,
     )
     return True
+
+
+def _triggered(session: Session, escalation_id: int) -> bool:
+    return (
+        session.scalars(
+            select(OutboxMessage.id).where(
+                OutboxMessage.escalation_id == escalation_id,
+                OutboxMessage.channel == CHANNEL,
+                OutboxMessage.dedupe_key.startswith(f"pager:{escalation_id}:trigger"),
+            )
+        ).first()
+        is not None
+    )
 
 
 class EventsApiSender:
