@@ -308,6 +308,13 @@ def record_call_status(session: Session, *, call_sid: str, status: str, now: dat
     return True
 
 
+def call_undeliverable(session: Session, message: OutboxMessage, now: datetime) -> None:
+    """A call Twilio refused for good (the dispatcher's failure listener): as unanswered."""
+    if message.channel != notify_oncall.VOICE_CHANNEL:
+        return
+    _call_not_answered(session, message, now=now)
+
+
 def _call_not_answered(session: Session, row: OutboxMessage, *, now: datetime) -> None:
     """Busy, no answer or failed counts as not delivered: page the next tier now."""
     if row.escalation_id is None:

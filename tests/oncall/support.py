@@ -73,12 +73,18 @@ class CallsStandIn:
     server: HTTPServer
     placed: list[dict[str, str]] = field(default_factory=list)
     _sids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # How many of the next calls to refuse as an invalid number (Twilio 21211, HTTP 400).
+    refuse_next: int = 0
 
     def install(self) -> None:
         self.server.expect_request(CALLS_PATH, method="POST").respond_with_handler(self._handle)
 
     def _handle(self, request: Request) -> Response:
         form = {k: v[0] for k, v in parse_qs(request.get_data(as_text=True)).items()}
+        if self.refuse_next > 0:
+            self.refuse_next -= 1
+            error = {"code": 21211, "message": "Invalid 'To'", "status": 400, "more_info": "x"}
+            return Response(json.dumps(error), status=400, content_type="application/json")
         sid = "CA" + f"{next(self._sids):032x}"
         self.placed.append({**form, "Sid": sid})
         return Response(

@@ -291,3 +291,24 @@ def test_an_unknown_call_acknowledges_nothing(
     assert escalation(twilio_rt, esc_id).status == "open"
     assert call_status(twilio_client, "CA" + "9" * 32, "no-answer") == 200
     assert escalation(twilio_rt, esc_id).tier == 1
+
+
+def test_a_call_twilio_refuses_for_good_moves_the_chain_on(
+    twilio_client: FlaskClient,
+    twilio_rt: Runtime,
+    world: World,
+    clock: FrozenClock,
+    standin: TwilioStandIn,
+    calls: CallsStandIn,
+) -> None:
+    rt, client, auth = twilio_rt, twilio_client, Auth(twilio_client)
+    ring_x1_after_five_minutes(client, auth, world)
+    esc_id = submit(client, auth, SUICIDAL)
+    calls.refuse_next = 1
+    clock.advance(timedelta(minutes=5))
+    rt.dispatcher.drain()
+    [row] = outbox(rt, channel="voice")
+    assert (row.status, row.error_code) == ("failed", 21211)
+    assert escalation(rt, esc_id).tier == 2
+    rt.dispatcher.drain()
+    assert standin.to_numbers()[-1] == X2
