@@ -112,6 +112,12 @@ def register_blueprints(api: object) -> None:
         api.register_blueprint(blueprint)  # type: ignore[attr-defined]
     for blueprint in (sessions_blp, tasks_blp):
         api.register_blueprint(blueprint)  # type: ignore[attr-defined]
+    # Issue 13: on-call schedules, clinicians' settings, voice webhooks.
+    from api.oncall.views import blp as oncall_blp
+    from api.webhooks.voice import blp as voice_blp
+
+    for blueprint in (oncall_blp, voice_blp):
+        api.register_blueprint(blueprint)  # type: ignore[attr-defined]
 
 
 def register_pages(app: Flask) -> None:

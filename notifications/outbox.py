@@ -17,11 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import ColumnElement, exists, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from notifications.sms import SmsError, SmsSender
+from notifications.sms import SendResult, SmsError, SmsSender
 from store import Database, after_commit
 from store.clock import Clock
 from store.models import OutboxMessage, SmsAttempt
@@ -79,6 +79,9 @@ class NewSms:
     dedupe_key: str | None = None
     priority: int = 0
     not_before: datetime | None = None
+    # "sms", "voice" (a call to ``to``) or "pager" (an Events API post to ``target``).
+    channel: str = "sms"
+    target: str | None = None
 
 
 def enqueue_many(session: Session, messages: Sequence[NewSms], *, now: datetime) -> list[int]:
@@ -111,6 +114,8 @@ def enqueue_many(session: Session, messages: Sequence[NewSms], *, now: datetime)
             "claimed_until": None,
             "created_at": now,
             "updated_at": now,
+            "channel": sms.channel,
+            "target": sms.target,
         }
         for sms in messages
     ]
@@ -170,6 +175,17 @@ class Claimed:
     to: str
     body: str
     attempt: int
+    channel: str = "sms"
+
+
+class _NoChannel:
+    """Stands in for a channel this process has no sender for: fails the row for good."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+
+    def send(self, *, to: str, body: str, status_callback: str | None = None) -> SendResult:
+        raise SmsError(f"no sender configured for channel {self.channel!r}", retryable=False)
 
 
 @dataclass
@@ -181,6 +197,22 @@ class DispatchStats:
     @property
     def handled(self) -> int:
         return self.sent + self.retried + self.failed
+
+
+def _pager_events_in_order() -> ColumnElement[bool]:
+    """A pager event waits while an earlier one of its escalation is unsent.
+
+    So a retried trigger is never overtaken by its resolve (which the pager would drop,
+    leaving the incident open); an earlier event that failed for good blocks nothing.
+    """
+    earlier = aliased(OutboxMessage)
+    blocked = exists().where(
+        earlier.channel == "pager",
+        earlier.escalation_id == OutboxMessage.escalation_id,
+        earlier.id < OutboxMessage.id,
+        earlier.status.in_([PENDING, SENDING]),
+    )
+    return or_(OutboxMessage.channel != "pager", ~blocked)
 
 
 FailureListener = Callable[[Session, OutboxMessage, datetime], None]
@@ -198,6 +230,13 @@ class Dispatcher:
     # Called in the recording transaction when a message fails for good (issue: paging).
     failure_listeners: list[FailureListener] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
+    # Senders for the other channels ("voice", "pager"); "sms" always uses ``sender``.
+    channels: dict[str, SmsSender] = field(default_factory=dict)
+
+    def _sender_for(self, channel: str) -> SmsSender:
+        if channel == "sms":
+            return self.sender
+        return self.channels.get(channel) or _NoChannel(channel)
 
     def claim(self, *, limit: int | None = None) -> list[Claimed]:
         """Claim due rows, each under a lease, so no other dispatcher sends them meanwhile."""
@@ -209,7 +248,8 @@ class Dispatcher:
                     or_(
                         (OutboxMessage.status == PENDING) & (OutboxMessage.next_attempt_at <= now),
                         (OutboxMessage.status == SENDING) & (OutboxMessage.claimed_until < now),
-                    )
+                    ),
+                    _pager_events_in_order(),
                 )
                 .order_by(
                     OutboxMessage.priority.desc(),
@@ -227,14 +267,21 @@ class Dispatcher:
                 row.attempts += 1
                 row.claimed_until = now + LEASE
                 row.updated_at = now
-                claimed.append(Claimed(row.id, row.to_number, row.body, row.attempts))
+                claimed.append(
+                    Claimed(
+                        row.id, row.target or row.to_number, row.body, row.attempts, row.channel
+                    )
+                )
             return claimed
 
     def send_one(self, item: Claimed) -> str:
         """Send one claimed message and record the outcome; returns "sent", "retry" or "failed"."""
         try:
-            result = self.sender.send(
-                to=item.to, body=item.body, status_callback=self.status_callback_url
+            result = self._sender_for(item.channel).send(
+                to=item.to,
+                body=item.body,
+                # Calls and pager events carry their own callbacks (or none).
+                status_callback=self.status_callback_url if item.channel == "sms" else None,
             )
         except SmsError as error:
             return self._record_failure(item, error)

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from notifications import texts
+from notifications import oncall, pager, texts
 from notifications.outbox import FAILED, enqueue_sms
 from store.escalations import Escalation, EscalationEvent
 from store.models import OutboxMessage, PatientProfile, User
@@ -63,8 +63,19 @@ def cycles(policy: Mapping[str, Any]) -> int:
     return max(1, int(policy.get("repeat", DEFAULT_REPEAT)))
 
 
-def tiers_for(session: Session, *, patient: PatientProfile) -> list[Tier]:
-    """The patient's clinic's chain, non-empty tiers only, tier 1 led by the care team."""
+def tiers_for(
+    session: Session, *, patient: PatientProfile, now: datetime | None = None
+) -> list[Tier]:
+    """The patient's clinic's chain, non-empty tiers only, tier 1 led by the care team.
+
+    Where the clinic's on-call schedule names someone for a tier at ``now``, that person is
+    the tier (after the care team for tier 1); other tiers follow ``on_call_tier``.
+    """
+    scheduled = (
+        oncall.scheduled_on_call(session, clinic_id=patient.clinic_id, at=now)
+        if now is not None
+        else {}
+    )
     on_call = session.scalars(
         select(User)
         .where(
@@ -87,7 +98,10 @@ def tiers_for(session: Session, *, patient: PatientProfile) -> list[Tier]:
     by_tier: dict[int, list[User]] = {1: list(care_team)}
     for clinician in on_call:
         assert clinician.on_call_tier is not None
-        by_tier.setdefault(clinician.on_call_tier, []).append(clinician)
+        if clinician.on_call_tier not in scheduled:
+            by_tier.setdefault(clinician.on_call_tier, []).append(clinician)
+    for number, clinician in scheduled.items():
+        by_tier.setdefault(number, []).append(clinician)
     tiers: list[Tier] = []
     for number in sorted(by_tier):
         seen: set[int] = set()
@@ -155,6 +169,10 @@ def page_tier(session: Session, *, escalation: Escalation, tier: Tier, now: date
             escalation_tier=tier.number,
             dedupe_key=page_key(escalation, tier.number, clinician.id),
             priority=OUTBOX_PRIORITY.get(escalation.priority, 0),
+        )
+        # The clinician's notify rules may add a call if this page is not acknowledged.
+        oncall.queue_voice(
+            session, escalation=escalation, tier=tier.number, clinician=clinician, now=now
         )
         if message_id is not None:
             queued += 1
@@ -261,7 +279,9 @@ def start_chain(
     escalation.cycle = 1
     escalation.tier = 0
     escalation.paging_exhausted = False
-    tiers = tiers_for(session, patient=patient)
+    tiers = tiers_for(session, patient=patient, now=now)
+    # The clinic's own pager (if any) gets the alert too, whatever the chain reaches.
+    pager.queue_event(session, escalation=escalation, action="trigger", now=now)
     return _page_from(session, escalation=escalation, tiers=tiers, start=0, policy=policy, now=now)
 
 
@@ -275,7 +295,7 @@ def advance(
     reason: str,
 ) -> bool:
     """Page the tier after the current one (the chain repeating as the policy allows)."""
-    tiers = tiers_for(session, patient=patient)
+    tiers = tiers_for(session, patient=patient, now=now)
     add_event(
         session,
         escalation,

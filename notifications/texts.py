@@ -108,3 +108,43 @@ def next_session_due_today() -> str:
 def next_session_due() -> str:
     """The day after, when no session has been recorded yet."""
     return f"{BRAND}: your next session is due. Contact your clinic to book."
+
+
+# --- Voice pages and pager events (issue 13) -----------------------------------------------
+# Spoken aloud to whoever picks up, so even less than an SMS: no id, no name, no reason.
+
+
+def voice_prompt() -> str:
+    """What a voice page says when answered (inside the one-digit prompt)."""
+    return (
+        f"{BRAND}. An urgent escalation needs your attention. "
+        "Press 1 to acknowledge it, or open the Tandem inbox."
+    )
+
+
+def voice_no_key() -> str:
+    """Said when the call was answered but no key was pressed."""
+    return f"{BRAND}. No key was pressed, so nothing was acknowledged. Open the Tandem inbox."
+
+
+def voice_acknowledged() -> str:
+    """Said after 1 acknowledged the escalation (or it already was)."""
+    return f"{BRAND}. Acknowledged. Paging has stopped. Goodbye."
+
+
+def voice_wrong_key() -> str:
+    """Said after any key other than 1: nothing happened, and how to acknowledge."""
+    return f"{BRAND}. That key does not acknowledge anything. Press 1 to acknowledge."
+
+
+def voice_not_acknowledged() -> str:
+    """Said when the call cannot acknowledge (unknown call, resolved, not this clinician's)."""
+    return f"{BRAND}. This call could not acknowledge the escalation. Open the Tandem inbox."
+
+
+def pager_summary(*, escalation_id: int, priority: str) -> str:
+    """The summary of a PagerDuty event: as little as a page."""
+    return (
+        f"{BRAND}: escalation {escalation_id} needs attention ({priority} priority). "
+        "Open the Tandem inbox."
+    )

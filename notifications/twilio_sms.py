@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -16,15 +16,18 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from notifications.sms import SendResult, SmsError, is_retryable_response
 
 __all__ = [
     "TwilioSmsSender",
+    "TwilioVoiceSender",
     "compute_twilio_signature",
     "messaging_response",
     "rewrite_twilio_url",
     "twilio_signature_valid",
+    "voice_response",
 ]
 
 # Every host the SDK talks to: api.twilio.com, messaging.twilio.com, and the regional and
@@ -165,14 +168,42 @@ class TwilioSmsSender:
 
     def send(self, *, to: str, body: str, status_callback: str | None = None) -> SendResult:
         """Create one outbound message; raise SmsError saying whether a retry may help."""
-        try:
-            message = self._client.messages.create(
+        message = self._create(
+            lambda: self._client.messages.create(
                 to=to,
                 body=body,
                 from_=self._from_number,
                 messaging_service_sid=self._messaging_service_sid,
                 status_callback=status_callback,
             )
+        )
+        if not message.sid:
+            raise SmsError("Twilio accepted the message but returned no SID", retryable=False)
+        return SendResult(sid=str(message.sid), status=str(message.status or "unknown"))
+
+    def call(self, *, to: str, twiml_url: str, status_callback: str | None) -> SendResult:
+        """Place one call (Calls API) whose TwiML Twilio fetches from ``twiml_url``."""
+        if not self._from_number:
+            # A messaging service cannot place calls; retrying will not give it a number.
+            raise SmsError("voice calls need TWILIO_FROM_NUMBER", retryable=False)
+        call = self._create(
+            lambda: self._client.calls.create(
+                to=to,
+                from_=self._from_number,
+                url=twiml_url,
+                method="POST",
+                status_callback=status_callback,
+                status_callback_method="POST",
+            )
+        )
+        if not call.sid:
+            raise SmsError("Twilio accepted the call but returned no SID", retryable=False)
+        return SendResult(sid=str(call.sid), status=str(call.status or "unknown"))
+
+    def _create(self, create: Callable[[], Any]) -> Any:
+        """Run one SDK create call, turning every failure into an SmsError."""
+        try:
+            return create()
         except TwilioRestException as exc:
             raise self._http_error(status=exc.status, code=exc.code, detail=exc.msg) from exc
         except TwilioServiceException as exc:
@@ -197,9 +228,6 @@ class TwilioSmsSender:
             raise SmsError(
                 f"unexpected error sending SMS: {type(exc).__name__}: {exc}", retryable=False
             ) from exc
-        if not message.sid:
-            raise SmsError("Twilio accepted the message but returned no SID", retryable=False)
-        return SendResult(sid=str(message.sid), status=str(message.status or "unknown"))
 
     def _http_error(self, *, status: int, code: int | None, detail: str) -> SmsError:
         # Without a JSON error body the SDK reports the HTTP status as the code; that is not
@@ -251,4 +279,39 @@ def messaging_response(text: str | None) -> str:
     response = MessagingResponse()
     if text:
         response.message(text)
+    return str(response.to_xml())
+
+
+class TwilioVoiceSender:
+    """The outbox's "voice" channel: each row is a call to its number through the Calls API.
+
+    The row's body is what the call will say (kept for the record); Twilio fetches the
+    actual TwiML from ``twiml_url`` when the call is answered.
+    """
+
+    def __init__(self, sender: TwilioSmsSender, *, twiml_url: str, status_callback: str) -> None:
+        self._sender = sender
+        self._twiml_url = twiml_url
+        self._status_callback = status_callback
+
+    def send(self, *, to: str, body: str, status_callback: str | None = None) -> SendResult:
+        """Place the call; the status callback is always the voice one."""
+        return self._sender.call(
+            to=to, twiml_url=self._twiml_url, status_callback=self._status_callback
+        )
+
+
+def voice_response(*, say: str, gather_action: str | None = None, then: str | None = None) -> str:
+    """TwiML for a call: ``say`` (inside a one-digit <Gather> when ``gather_action``), then
+    ``then`` if nothing was pressed, then hang up."""
+    response = VoiceResponse()
+    if gather_action:
+        gather = Gather(num_digits=1, action=gather_action, method="POST", timeout=10)
+        gather.say(say)
+        response.append(gather)
+    else:
+        response.say(say)
+    if then:
+        response.say(then)
+    response.hangup()
     return str(response.to_xml())

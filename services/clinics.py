@@ -25,7 +25,7 @@ DEFAULT_POLICY: dict[str, Any] = {
 def effective_policy(stored: Mapping[str, Any] | None) -> dict[str, Any]:
     """The clinic's policy with defaults filling every gap."""
     stored = stored or {}
-    return {
+    policy = {
         "ack_timeout_seconds": {
             **DEFAULT_POLICY["ack_timeout_seconds"],
             **stored.get("ack_timeout_seconds", {}),
@@ -34,6 +34,18 @@ def effective_policy(stored: Mapping[str, Any] | None) -> dict[str, Any]:
         "quiet_hours": {**DEFAULT_POLICY["quiet_hours"], **stored.get("quiet_hours", {})},
         "fallback_phone": stored.get("fallback_phone"),
     }
+    # The pager hand-off (issue 13) appears only once set; the key is shown masked, as the
+    # pager reads the stored one itself.
+    if stored.get("events_url") or stored.get("events_routing_key"):
+        policy["events_url"] = stored.get("events_url")
+        policy["events_routing_key"] = _masked(stored.get("events_routing_key"))
+    return policy
+
+
+def _masked(secret: Any) -> str | None:
+    if not isinstance(secret, str) or not secret:
+        return None
+    return "****" + secret[-4:] if len(secret) > 8 else "****"
 
 
 def create_clinic(

@@ -27,7 +27,7 @@ from clinical.rules import (
     highest_per_kind,
     priority_rank,
 )
-from notifications import paging
+from notifications import oncall, paging
 from services import audit
 from services.clinics import effective_policy
 from services.errors import Conflict, Invalid, NotFound
@@ -591,6 +591,7 @@ def _acknowledge(
     escalation.next_page_at = None
     escalation.updated_at = now
     paging.add_event(session, escalation, "acknowledged", now=now, actor_id=actor.id, via=via)
+    oncall.escalation_acknowledged(session, escalation=escalation, now=now)
     audit.record(
         session,
         actor=actor,
@@ -640,6 +641,7 @@ def resolve(
     escalation.next_page_at = None
     escalation.updated_at = now
     paging.add_event(session, escalation, "resolved", now=now, actor_id=viewer.id)
+    oncall.escalation_resolved(session, escalation=escalation, now=now)
     audit.record(
         session,
         actor=viewer,
@@ -700,7 +702,7 @@ def reassign(
 
 
 def acknowledge_by_sms(
-    session: Session, *, clinician: User, escalation_id: int, now: datetime
+    session: Session, *, clinician: User, escalation_id: int, now: datetime, via: str = "sms"
 ) -> bool:
     """An ``ACK <id>`` from a clinician's phone; False when it is not theirs to acknowledge."""
     escalation = _locked(
@@ -708,5 +710,5 @@ def acknowledge_by_sms(
     )
     if escalation is None or escalation.status == RESOLVED or clinician.role != "clinician":
         return False
-    _acknowledge(session, escalation=escalation, actor=clinician, via="sms", now=now)
+    _acknowledge(session, escalation=escalation, actor=clinician, via=via, now=now)
     return True

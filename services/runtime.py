@@ -59,6 +59,11 @@ class Runtime:
         from services.escalations import page_undeliverable
 
         self.dispatcher.failure_listeners.append(page_undeliverable)
+        # Voice calls and pager events go through the same outbox (issue 13).
+        from services.oncall import build_channels, call_undeliverable
+
+        self.dispatcher.channels.update(build_channels(self.settings, self.sms))
+        self.dispatcher.failure_listeners.append(call_undeliverable)
 
     @classmethod
     def from_settings(

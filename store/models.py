@@ -56,6 +56,9 @@ class User(Base):
     sms_opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
+    # How this clinician wants to be paged (issue 13): [{"channel", "after_minutes"}, ...];
+    # None means the v1 behaviour, an SMS at once.
+    notify: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonType)
 
     clinic: Mapped[Clinic | None] = relationship()
     patient: Mapped[PatientProfile | None] = relationship(
@@ -193,6 +196,10 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    # How the row goes out (issue 13): "sms" (to_number), "voice" (a call to to_number) or
+    # "pager" (an Events API post to target); one outbox, one retry policy for all three.
+    channel: Mapped[str] = mapped_column(String(8), default="sms", server_default="sms")
+    target: Mapped[str | None] = mapped_column(Text)
 
     attempts_log: Mapped[list[SmsAttempt]] = relationship(
         back_populates="message", order_by="SmsAttempt.id"
@@ -232,4 +239,5 @@ class AuditEvent(Base):
 
 
 # The other model modules register their tables on Base's metadata when imported.
+import store.oncall  # noqa: E402, F401
 from store import escalations, reports, schedule  # noqa: E402, F401

@@ -36,6 +36,19 @@ class EscalationPolicy(Schema):
             "nobody on it can be reached."
         },
     )
+    # Issue 13: hand escalations to the clinic's own pager (PagerDuty Events API v2).
+    events_url = fields.Url(
+        allow_none=True,
+        schemes={"http", "https"},
+        require_tld=False,
+        validate=validate.Length(max=500),
+        metadata={"description": "e.g. https://events.pagerduty.com/v2/enqueue"},
+    )
+    events_routing_key = fields.String(
+        allow_none=True,
+        validate=validate.Length(1, 64),
+        metadata={"description": "The integration's routing key (shown masked)."},
+    )
 
 
 class ClinicIn(Schema):

@@ -49,9 +49,22 @@ class EscalationOut(Schema):
     resolution_note = fields.String(allow_none=True)
 
 
+class OnCallNow(Schema):
+    clinician_id = fields.Integer(required=True)
+    until = fields.AwareDateTime(format="iso", required=True)
+
+
+class InboxOnCall(Schema):
+    at = fields.AwareDateTime(format="iso", required=True)
+    tiers = fields.Dict(keys=fields.String(), values=fields.Nested(OnCallNow), required=True)
+
+
 class EscalationPage(Schema):
     items = fields.List(fields.Nested(EscalationOut), required=True)
     next_cursor = fields.String(allow_none=True, required=True)
+    on_call = fields.Nested(
+        InboxOnCall, metadata={"description": "Who the clinic's schedule has on call now."}
+    )
 
 
 class EvidenceOut(Schema):
@@ -77,6 +90,7 @@ class NotificationOut(Schema):
     error_code = fields.Integer(allow_none=True)
     created_at = fields.AwareDateTime(format="iso", required=True)
     sent_at = fields.AwareDateTime(format="iso", allow_none=True)
+    channel = fields.String(metadata={"description": "sms, voice or pager."})
 
 
 class TimelineOut(Schema):

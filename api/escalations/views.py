@@ -16,9 +16,10 @@ from api.escalations.schemas import (
 )
 from api.extensions import db, runtime
 from api.security import require, the_user
-from services import escalations
+from services import escalations, oncall
 from services.escalations import EscalationDetail
 from store.escalations import Escalation
+from store.models import User
 
 blp = Blueprint(
     "escalations",
@@ -26,6 +27,13 @@ blp = Blueprint(
     url_prefix="/api/v1/escalations",
     description="The escalation inbox (clinicians of the escalation's clinic).",
 )
+
+
+def on_call_now_out(viewer: User) -> dict[str, Any]:
+    """Who the viewer's clinic has on call now, per tier (empty without a schedule)."""
+    now = runtime().clock.now()
+    assert viewer.clinic_id is not None
+    return {"at": now, "tiers": oncall.on_call_at(db(), clinic_id=viewer.clinic_id, at=now)}
 
 
 def escalation_out(escalation: Escalation) -> dict[str, Any]:
@@ -80,6 +88,7 @@ def detail_out(detail: EscalationDetail) -> dict[str, Any]:
                 "error_code": m.error_code,
                 "created_at": m.created_at,
                 "sent_at": m.sent_at,
+                "channel": m.channel,
             }
             for m in detail.notifications
         ],
@@ -109,7 +118,12 @@ class Escalations(MethodView):
             kind=query["kind"],
             patient_id=query["patient_id"],
         )
-        return {"items": [escalation_out(e) for e in page.items], "next_cursor": page.next_cursor}
+        # Issue 13: the inbox shows who the clinic's schedule has on call right now.
+        return {
+            "items": [escalation_out(e) for e in page.items],
+            "next_cursor": page.next_cursor,
+            "on_call": on_call_now_out(the_user()),
+        }
 
 
 @blp.route("/<int:escalation_id>")

@@ -352,6 +352,56 @@ ROWS: tuple[Row, ...] = (
     # Problem-type pages: public documentation, the same for everyone.
     Row("GET", "/problems/", same(200)),
     Row("GET", "/problems/<slug>", same(200), path=lambda c: "/problems/validation-failed"),
+    # Issue 13: on-call schedules (the clinic's clinicians and admins), a clinician's own
+    # settings (themself or an admin), and the signed voice webhooks.
+    Row(
+        "GET",
+        f"{P}/clinics/<int:clinic_id>/on-call",
+        owned(by_clinic=200, admin=200),
+        path=lambda c: f"{P}/clinics/{c.clinic()}/on-call",
+    ),
+    Row(
+        "PUT",
+        f"{P}/clinics/<int:clinic_id>/on-call",
+        owned(by_clinic=200, admin=200),
+        path=lambda c: f"{P}/clinics/{c.clinic()}/on-call",
+        body=lambda c: {
+            "tiers": {
+                "1": {
+                    "rotation": [
+                        c.world.clinician_x1 if c.resource == "A" else c.world.clinician_y1
+                    ],
+                    "handoff": "08:00",
+                    "length_days": 7,
+                    "starts_on": "2026-11-02",
+                }
+            },
+            "overrides": [],
+        },
+    ),
+    Row(
+        "PATCH",
+        f"{P}/clinicians/<int:clinician_id>",
+        owned(by_clinic=200, admin=200),
+        path=lambda c: (
+            f"{P}/clinicians/{c.world.clinician_x1 if c.resource == 'A' else c.world.clinician_y1}"
+        ),
+        body=lambda c: {"name": f"Dr {c.serial}"},
+    ),
+    Row(
+        "POST",
+        "/webhooks/twilio/voice",
+        same(403),
+        form=True,
+        body=lambda c: {"CallSid": "CA" + "0" * 32, "Digits": "1"},
+    ),
+    Row(
+        "POST",
+        "/webhooks/twilio/voice/status",
+        same(403),
+        form=True,
+        body=lambda c: {"CallSid": "CA" + "0" * 32, "CallStatus": "no-answer"},
+    ),
 )
 ROW_KEYS = {row.key for row in ROWS}
 

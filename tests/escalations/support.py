@@ -104,7 +104,8 @@ def sms_text_problems(body: str, *, allowed_ids: Sequence[int | str] = ()) -> li
 
 def ack_ids(body: str) -> list[str]:
     """The ids and one-time codes a text names on purpose (the only numbers it may carry)."""
-    return re.findall(r"(?:ACK|[Ee]scalation|code is|expires in) (\d+)", body)
+    # "Press 1" is the one number a spoken voice page carries: the key that acknowledges.
+    return re.findall(r"(?:ACK|[Ee]scalation|code is|expires in|[Pp]ress) (\d+)", body)
 
 
 def assert_clean_sms(bodies: Sequence[str]) -> None:
