@@ -27,6 +27,13 @@ CANCELED = "canceled"
 # Only urgent escalations ring a phone: the spoken text says "urgent".
 VOICE_PRIORITIES = ("urgent",)
 DEFAULT_VOICE_AFTER_MINUTES = 5
+# A clinician who never chose (``notify`` unset) is texted at once and rung after 5 minutes
+# of an urgent page: an SMS at night is easy to sleep through. An explicit list, even one
+# without a voice rule, is theirs to keep.
+DEFAULT_NOTIFY: tuple[dict[str, Any], ...] = (
+    {"channel": "sms", "after_minutes": 0},
+    {"channel": VOICE_CHANNEL, "after_minutes": DEFAULT_VOICE_AFTER_MINUTES},
+)
 VOICE_OUTBOX_PRIORITY = 100
 
 
@@ -93,11 +100,18 @@ def scheduled_on_call(session: Session, *, clinic_id: int, at: datetime) -> dict
     return found
 
 
+def effective_notify(clinician: User) -> list[dict[str, Any]]:
+    """The clinician's notification rules, the defaults when they never set any."""
+    if clinician.notify is None:
+        return [dict(rule) for rule in DEFAULT_NOTIFY]
+    return list(clinician.notify)
+
+
 def voice_after(clinician: User, priority: str) -> timedelta | None:
     """When (after the SMS) this clinician's rules ring them for a page, or None."""
     if priority not in VOICE_PRIORITIES:
         return None
-    for rule in clinician.notify or []:
+    for rule in effective_notify(clinician):
         if rule.get("channel") == VOICE_CHANNEL:
             minutes = rule.get("after_minutes", DEFAULT_VOICE_AFTER_MINUTES)
             return timedelta(minutes=int(minutes))

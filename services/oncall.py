@@ -404,3 +404,8 @@ def empty_twiml() -> str:
     from notifications.twilio_sms import messaging_response
 
     return messaging_response(None)
+
+
+def notify_rules(clinician: User) -> list[dict[str, Any]]:
+    """The rules paging applies to this clinician (the defaults when they never chose)."""
+    return notify_oncall.effective_notify(clinician)

@@ -68,7 +68,7 @@ class OnCall(MethodView):
 
 
 def clinician_with_notify(user: User) -> dict[str, Any]:
-    return {**clinician_out(user), "notify": user.notify}
+    return {**clinician_out(user), "notify": oncall.notify_rules(user)}
 
 
 @blp.route("/clinicians/<int:clinician_id>")

@@ -218,7 +218,11 @@ def test_a_clinician_sets_their_own_notify_rules_and_phone(
     reset = client.patch(
         f"/api/v1/clinicians/{world.clinician_x2}", json={"notify": None}, headers=admin
     )
-    assert reset.status_code == 200 and reset.get_json()["notify"] is None
+    assert reset.status_code == 200
+    assert reset.get_json()["notify"] == [
+        {"channel": "sms", "after_minutes": 0},
+        {"channel": "voice", "after_minutes": 5},
+    ]
 
 
 def test_a_clinician_may_not_change_a_colleague(

@@ -312,3 +312,28 @@ def test_a_call_twilio_refuses_for_good_moves_the_chain_on(
     assert escalation(rt, esc_id).tier == 2
     rt.dispatcher.drain()
     assert standin.to_numbers()[-1] == X2
+
+
+def test_a_clinician_who_never_chose_is_rung_after_five_minutes_of_urgent(
+    twilio_client: FlaskClient,
+    twilio_rt: Runtime,
+    world: World,
+    clock: FrozenClock,
+    calls: CallsStandIn,
+) -> None:
+    """The product default (notify unset): SMS at once, then a call after 5 minutes."""
+    rt, client, auth = twilio_rt, twilio_client, Auth(twilio_client)
+    reset = client.patch(
+        f"/api/v1/clinicians/{world.clinician_x1}",
+        json={"notify": None},
+        headers=auth.headers(World.admin),
+    )
+    assert reset.status_code == 200
+    submit(client, auth, SUICIDAL)
+    rt.dispatcher.drain()
+    clock.advance(timedelta(minutes=4, seconds=59))
+    rt.dispatcher.drain()
+    assert calls.placed == []
+    clock.advance(timedelta(seconds=1))
+    rt.dispatcher.drain()
+    assert [c["To"] for c in calls.placed] == [X1]

@@ -104,6 +104,9 @@ def build_world(rt: Runtime) -> World:
                 on_call_tier=tier,
                 now=now,
             )
+            # The world's clinicians chose SMS only, so the suite's page counts stay about
+            # texts; tests/oncall/ covers the default (a call after 5 minutes of urgent).
+            staff[key].notify = [{"channel": "sms", "after_minutes": 0}]
             ids[key] = staff[key].id
         for key, phone, clinician in (
             ("patient_a", World.pa_phone, staff["clinician_x1"]),
