@@ -108,3 +108,31 @@ def next_session_due_today() -> str:
 def next_session_due() -> str:
     """The day after, when no session has been recorded yet."""
     return f"{BRAND}: your next session is due. Contact your clinic to book."
+
+
+# --- Clinicians leaving and rejoining paging (issue 15) ---------------------------------
+
+
+def clinician_opted_out() -> str:
+    """Reply to a clinician's STOP: they must know plainly that urgent pages stop too."""
+    return (
+        f"{BRAND}: you are unsubscribed. You will no longer receive urgent pages from Tandem "
+        "by text; your clinic's other clinicians have been told. Reply START to receive "
+        "pages again."
+    )
+
+
+def clinician_opted_in() -> str:
+    """Reply to a clinician's START: pages resume, including any still waiting."""
+    return (
+        f"{BRAND}: you are subscribed again and will receive urgent pages by text, "
+        "including any still unacknowledged. Reply STOP to unsubscribe."
+    )
+
+
+def colleague_left_paging() -> str:
+    """To a clinic's other reachable clinicians when one of them texts STOP (no names)."""
+    return (
+        f"{BRAND}: a colleague at your clinic has stopped receiving pages by text. "
+        "Check who is on call in the Tandem inbox."
+    )

@@ -72,6 +72,17 @@ def handle_inbound_sms(
                 now=now,
                 detail={"keyword": keyword},
             )
+            if user.role == "clinician":
+                # A clinician's consent is also their place on the paging chain.
+                if opted_out:
+                    escalations.clinician_left_paging(session, clinician=user, now=now)
+                else:
+                    escalations.clinician_rejoined_paging(session, clinician=user, now=now)
+        if user is not None and user.role == "clinician":
+            return InboundResult(
+                "opt_out" if opted_out else "opt_in",
+                texts.clinician_opted_out() if opted_out else texts.clinician_opted_in(),
+            )
         return InboundResult(
             "opt_out" if opted_out else "opt_in",
             texts.opted_out() if opted_out else texts.opted_in(),

@@ -47,6 +47,14 @@ class EscalationOut(Schema):
     resolved_at = fields.AwareDateTime(format="iso", allow_none=True)
     resolved_by = fields.Integer(allow_none=True)
     resolution_note = fields.String(allow_none=True)
+    unpageable = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Open and paged, but nobody on its chain can be texted right now "
+            "(every clinician opted out of SMS or has no phone). Listed first; the clinic's "
+            "fallback phone is texted and /readyz fails until someone can be paged again."
+        },
+    )
 
 
 class EscalationPage(Schema):

@@ -28,7 +28,7 @@ blp = Blueprint(
 )
 
 
-def escalation_out(escalation: Escalation) -> dict[str, Any]:
+def escalation_out(escalation: Escalation, *, unpageable: bool = False) -> dict[str, Any]:
     return {
         "id": escalation.id,
         "patient_id": escalation.patient_id,
@@ -48,12 +48,13 @@ def escalation_out(escalation: Escalation) -> dict[str, Any]:
         "resolved_at": escalation.resolved_at,
         "resolved_by": escalation.resolved_by,
         "resolution_note": escalation.resolution_note,
+        "unpageable": unpageable,
     }
 
 
 def detail_out(detail: EscalationDetail) -> dict[str, Any]:
     return {
-        **escalation_out(detail.escalation),
+        **escalation_out(detail.escalation, unpageable=detail.unpageable),
         "evidence": [
             {
                 "id": e.id,
@@ -97,7 +98,8 @@ class Escalations(MethodView):
     @blp.arguments(EscalationQuery, location="query")
     @blp.response(200, EscalationPage)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
-        """Your clinic's escalations: unacknowledged first, urgent first, oldest first."""
+        """Your clinic's escalations: unacknowledged first (those nobody can be paged for at
+        the very top, `unpageable`), then urgent first, then oldest first."""
         page = escalations.list_escalations(
             db(),
             viewer=the_user(),
@@ -109,7 +111,11 @@ class Escalations(MethodView):
             kind=query["kind"],
             patient_id=query["patient_id"],
         )
-        return {"items": [escalation_out(e) for e in page.items], "next_cursor": page.next_cursor}
+        stranded = escalations.unpageable_ids(db(), [e.id for e in page.items])
+        return {
+            "items": [escalation_out(e, unpageable=e.id in stranded) for e in page.items],
+            "next_cursor": page.next_cursor,
+        }
 
 
 @blp.route("/<int:escalation_id>")
