@@ -406,7 +406,7 @@ def page_previous_acknowledger(
     the urgent time-out, the timer moves on to tier 1 and the whole chain starts again.
     When the acknowledger cannot be texted any more, the chain starts at once instead.
     """
-    if clinician is None or not clinician.is_active or not can_be_texted(clinician):
+    if clinician is None or not can_be_texted(clinician):
         return start_chain(session, escalation=escalation, patient=patient, policy=policy, now=now)
     escalation.chain += 1
     escalation.cycle = 1

@@ -45,6 +45,7 @@ OPEN = "open"
 ACKNOWLEDGED = "acknowledged"
 RESOLVED = "resolved"
 UNRESOLVED = (OPEN, ACKNOWLEDGED)
+URGENT = "urgent"
 SOURCE_TYPES = ("phq9", "symptom_report", "session", "schedule")
 NOTE_MAX = 2000
 # Twilio delivery statuses after which nothing further happens to a message.
@@ -264,6 +265,21 @@ def _merge(
     )
     escalation.updated_at = now
     if not raised:
+        if flag.priority == URGENT and escalation.status == ACKNOWLEDGED:
+            # The acknowledgement covered the evidence seen then, not this. The escalation
+            # needs acknowledging again (status open); its acknowledger is paged at once,
+            # and the chain starts again if nobody acknowledges within the urgent time-out.
+            acknowledger = _acknowledger(session, escalation)
+            _reopen(session, escalation, now=now)
+            paging.page_previous_acknowledger(
+                session,
+                escalation=escalation,
+                clinician=acknowledger,
+                policy=policy,
+                patient=patient,
+                now=now,
+            )
+            return escalation
         if paging.is_paged(flag.priority) and escalation.paging_exhausted:
             # Nobody ever answered the chain: a new danger signal pages afresh instead of
             # sitting unseen as evidence. (An acknowledged one is in a clinician's hands.)
@@ -283,9 +299,31 @@ def _merge(
     )
     if paging.is_paged(flag.priority):
         # A graver flag needs a fresh acknowledgement: the earlier one was for less.
+        acknowledger = _acknowledger(session, escalation)
         _reopen(session, escalation, now=now)
         paging.start_chain(session, escalation=escalation, patient=patient, policy=policy, now=now)
+        if acknowledger is not None and paging.can_be_texted(acknowledger):
+            # Whoever took the lesser flag hears of the graver one at once, whatever tier.
+            paging.page_into_current_tier(
+                session, escalation=escalation, clinician=acknowledger, now=now
+            )
     return escalation
+
+
+def _acknowledger(session: Session, escalation: Escalation) -> User | None:
+    """The clinician who acknowledged, while still an active clinician of the clinic."""
+    if escalation.status != ACKNOWLEDGED or escalation.acknowledged_by is None:
+        return None
+    clinician = session.get(User, escalation.acknowledged_by)
+    if (
+        clinician is None
+        or clinician.role != "clinician"
+        or clinician.clinic_id != escalation.clinic_id
+        or not clinician.is_active
+        or clinician.deleted_at is not None
+    ):
+        return None
+    return clinician
 
 
 def _reopen(session: Session, escalation: Escalation, *, now: datetime) -> None:
