@@ -619,7 +619,8 @@ def _detail(session: Session, escalation: Escalation) -> EscalationDetail:
         {
             int(e.detail["clinician_id"])
             for e in timeline
-            if e.event == "page_skipped" and e.detail.get("reason") == "sms_opted_out"
+            # Both reasons a page could not go out; a missing phone is no less silent.
+            if e.event == "page_skipped" and e.detail.get("reason") in ("sms_opted_out", "no_phone")
         }
     )
     return EscalationDetail(
@@ -726,6 +727,19 @@ def reassign(
     ):
         raise Invalid({"clinician_id": ["Must be an active clinician of your clinic."]})
     previous = escalation.assigned_to
+    if assignee.id != previous and paging.is_paged(escalation.priority):
+        # Handing a paged escalation to someone no text can reach would leave it with
+        # nobody who knows: refuse, and say why, so the sender picks someone reachable.
+        if assignee.sms_opted_out:
+            raise Conflict(
+                f"Clinician {assignee.id} cannot be texted: they opted out of SMS (texted "
+                "STOP). Choose another clinician, or ask them to text START first."
+            )
+        if not assignee.phone:
+            raise Conflict(
+                f"Clinician {assignee.id} cannot be texted: they have no phone number. "
+                "Choose another clinician, or add their phone first."
+            )
     escalation.assigned_to = assignee.id
     escalation.updated_at = now
     texted = False

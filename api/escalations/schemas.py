@@ -102,5 +102,8 @@ class EscalationDetailOut(EscalationOut):
     unreachable_clinicians = fields.List(
         fields.Integer(),
         required=True,
-        metadata={"description": "Clinicians skipped because their number opted out of SMS."},
+        metadata={
+            "description": "Clinicians skipped because their number opted out of SMS "
+            "or they have no phone."
+        },
     )

@@ -169,9 +169,16 @@ class Reassign(MethodView):
     @require("clinician")
     @blp.arguments(ReassignIn)
     @blp.response(200, EscalationDetailOut)
-    @blp.alt_response(409, description="The escalation is already resolved.")
+    @blp.alt_response(
+        409,
+        description="The escalation is already resolved, or it is paged (urgent or high) "
+        "and the clinician cannot be texted (opted out of SMS, or no phone); the detail "
+        "says which.",
+    )
     def post(self, data: dict[str, Any], escalation_id: int) -> dict[str, Any]:
-        """Hand the escalation to another clinician of your clinic."""
+        """Hand the escalation to another clinician of your clinic, who is texted about it.
+
+        An urgent or high escalation can only go to a clinician a text can reach."""
         return detail_out(
             escalations.reassign(
                 db(),
