@@ -41,6 +41,10 @@ PENDING = "pending"
 SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
+# Never sent on purpose: a pre-send check found it stale (the reason is in last_error).
+CANCELLED = "cancelled"
+# Purposes no pre-send check may hold back: a page goes out whatever the hour.
+NEVER_HELD = frozenset({"page", "page_assign"})
 
 # Processes register an event here; a commit that queued SMS sets them all.
 _wakers: set[threading.Event] = set()
@@ -170,6 +174,7 @@ class Claimed:
     to: str
     body: str
     attempt: int
+    purpose: str | None = None
 
 
 @dataclass
@@ -177,13 +182,33 @@ class DispatchStats:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    # Deferred or cancelled by a pre-send check instead of being sent.
+    held: int = 0
 
     @property
     def handled(self) -> int:
-        return self.sent + self.retried + self.failed
+        return self.sent + self.retried + self.failed + self.held
 
 
 FailureListener = Callable[[Session, OutboxMessage, datetime], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A pre-send check's verdict on a message about to go out: later, or never.
+
+    ``until`` set: put it back, due then (e.g. the end of the patient's quiet hours).
+    ``until`` None: cancel it, keeping ``reason`` (e.g. the task was done meanwhile).
+    """
+
+    reason: str
+    until: datetime | None = None
+    # A deferred message's text for its new time, when the old one would be untrue then.
+    body: str | None = None
+
+
+# Asked in a transaction just before a message of its purpose is sent; None sends it.
+PreSendCheck = Callable[[Session, OutboxMessage, datetime], Hold | None]
 
 
 @dataclass
@@ -197,7 +222,16 @@ class Dispatcher:
     batch_size: int = BATCH_SIZE
     # Called in the recording transaction when a message fails for good (issue: paging).
     failure_listeners: list[FailureListener] = field(default_factory=list)
+    # Per purpose: what was true when a message was queued may not be when it is sent
+    # (quiet hours began, the task was done, the number opted out). Pages have none.
+    pre_send_checks: dict[str, list[PreSendCheck]] = field(default_factory=dict)
     rng: random.Random = field(default_factory=random.Random)
+
+    def add_pre_send_check(self, purpose: str, check: PreSendCheck) -> None:
+        """Consult ``check`` before each send of a ``purpose`` message (never for pages)."""
+        if purpose in NEVER_HELD:
+            raise ValueError(f"{purpose!r} messages are never held back")
+        self.pre_send_checks.setdefault(purpose, []).append(check)
 
     def claim(self, *, limit: int | None = None) -> list[Claimed]:
         """Claim due rows, each under a lease, so no other dispatcher sends them meanwhile."""
@@ -227,11 +261,14 @@ class Dispatcher:
                 row.attempts += 1
                 row.claimed_until = now + LEASE
                 row.updated_at = now
-                claimed.append(Claimed(row.id, row.to_number, row.body, row.attempts))
+                claimed.append(Claimed(row.id, row.to_number, row.body, row.attempts, row.purpose))
             return claimed
 
     def send_one(self, item: Claimed) -> str:
-        """Send one claimed message and record the outcome; returns "sent", "retry" or "failed"."""
+        """Send one claimed message and record the outcome: "sent", "retry", "failed" or "held"."""
+        checked = item.purpose in self.pre_send_checks and item.purpose not in NEVER_HELD
+        if checked and self._held(item):
+            return "held"
         try:
             result = self.sender.send(
                 to=item.to, body=item.body, status_callback=self.status_callback_url
@@ -266,6 +303,49 @@ class Dispatcher:
                 )
             )
         return "sent"
+
+    def _held(self, item: Claimed) -> bool:
+        """Run the purpose's pre-send checks; True when the message was deferred or cancelled."""
+        now = self.clock.now()
+        with self.database.unit_of_work() as session:
+            message = session.get(OutboxMessage, item.id)
+            if message is None or message.attempts != item.attempt or message.status != SENDING:
+                return False  # a newer attempt owns the row; the send path's guard handles it
+            verdict = None
+            for check in self.pre_send_checks.get(message.purpose, []):
+                try:
+                    with session.begin_nested():
+                        verdict = check(session, message, now)
+                except Exception:
+                    # A broken check must not lose the message: it is sent as queued.
+                    log.exception("pre-send check for sms %s failed; sending as queued", item.id)
+                    verdict = None
+                if verdict is not None:
+                    break
+            if verdict is None:
+                return False
+            message.claimed_until = None
+            message.updated_at = now
+            if verdict.until is None:
+                message.status = CANCELLED
+                message.last_error = verdict.reason
+                detail = verdict.reason
+            else:
+                message.status = PENDING
+                message.next_attempt_at = verdict.until
+                if verdict.body is not None:
+                    message.body = verdict.body
+                detail = f"{verdict.reason} until {verdict.until.isoformat()}"
+            session.add(
+                SmsAttempt(
+                    message_id=item.id,
+                    at=now,
+                    event="held",
+                    outcome="cancelled" if verdict.until is None else "deferred",
+                    detail=detail,
+                )
+            )
+            return True
 
     def _record_failure(self, item: Claimed, error: SmsError) -> str:
         now = self.clock.now()
@@ -334,6 +414,8 @@ class Dispatcher:
                 stats.sent += 1
             elif outcome == "retry":
                 stats.retried += 1
+            elif outcome == "held":
+                stats.held += 1
             else:
                 stats.failed += 1
         return stats
@@ -356,6 +438,7 @@ class Dispatcher:
             total.sent += stats.sent
             total.retried += stats.retried
             total.failed += stats.failed
+            total.held += stats.held
             if stats.handled == 0:
                 break
         return total

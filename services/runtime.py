@@ -59,6 +59,10 @@ class Runtime:
         from services.escalations import page_undeliverable
 
         self.dispatcher.failure_listeners.append(page_undeliverable)
+        # A reminder is checked again as it is sent: quiet hours, opt-out, the task's state.
+        from services.schedule import REMINDER_PURPOSE, reminder_pre_send
+
+        self.dispatcher.add_pre_send_check(REMINDER_PURPOSE, reminder_pre_send)
 
     @classmethod
     def from_settings(

@@ -24,7 +24,7 @@ from notifications import outbox, texts
 from services import escalations
 from services.clinics import DEFAULT_POLICY, effective_policy
 from services.errors import Invalid, NotFound
-from store.models import Clinic, PatientProfile, User
+from store.models import Clinic, OutboxMessage, PatientProfile, User
 from store.schedule import MaintenanceOverdueFlag, Task, TreatmentSession
 
 if TYPE_CHECKING:
@@ -463,6 +463,56 @@ def drain_due_reminders(rt: Runtime, *, max_batches: int = 50) -> int:
         if batch < REMINDER_BATCH:
             break
     return handled
+
+
+def reminder_pre_send(
+    session: Session, message: OutboxMessage, now: datetime
+) -> outbox.Hold | None:
+    """Re-check a queued reminder as it is about to be sent (the dispatcher's pre-send check).
+
+    What held when it was queued may not now: a Twilio outage or a backlog can carry it into
+    quiet hours, past its task being answered or expiring, or past the patient's STOP. Quiet
+    hours defer it to their end (patient's zone); the rest cancel it with the reason.
+    """
+    task_id = _reminder_task_id(message.dedupe_key)
+    task = session.get(Task, task_id) if task_id is not None else None
+    patient = (
+        session.get(PatientProfile, message.recipient_id)
+        if message.recipient_id is not None
+        else None
+    )
+    if patient is None:
+        return outbox.Hold("recipient_gone")
+    user = patient.user
+    if user.sms_opted_out:
+        return outbox.Hold("opted_out")
+    if not user.is_active or user.deleted_at is not None or user.phone != message.to_number:
+        return outbox.Hold("recipient_changed")
+    if task is not None:
+        if task.status != OPEN:
+            return outbox.Hold(f"task_{task.status}")
+        if task.expires_at <= now:
+            return outbox.Hold("task_expired")
+    quiet = quiet_hours(session.get(Clinic, patient.clinic_id))
+    if not calendar.in_quiet_hours(
+        at=now, tz=patient.timezone, quiet_start=quiet.start, quiet_end=quiet.end
+    ):
+        return None
+    until = calendar.local_send_time(
+        due_at=now, tz=patient.timezone, quiet_start=quiet.start, quiet_end=quiet.end
+    )
+    if task is not None and until >= task.expires_at:
+        return outbox.Hold("task_expires_in_quiet_hours")
+    body = _reminder_text(task, tz=patient.timezone, now=until) if task is not None else None
+    return outbox.Hold("quiet_hours", until=until, body=body if body != message.body else None)
+
+
+def _reminder_task_id(dedupe_key: str | None) -> int | None:
+    """The task a reminder is for, from its dedupe key ``reminder:<task id>:<n>``."""
+    parts = (dedupe_key or "").split(":")
+    if len(parts) == 3 and parts[0] == "reminder" and parts[1].isdigit():
+        return int(parts[1])
+    return None
 
 
 def mark_missed(rt: Runtime) -> int:
