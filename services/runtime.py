@@ -63,6 +63,10 @@ class Runtime:
         from services.schedule import REMINDER_PURPOSE, reminder_pre_send
 
         self.dispatcher.add_pre_send_check(REMINDER_PURPOSE, reminder_pre_send)
+        from services.patients import ACTIVATION_PURPOSE
+        from services.send_checks import activation_pre_send
+
+        self.dispatcher.add_pre_send_check(ACTIVATION_PURPOSE, activation_pre_send)
 
     @classmethod
     def from_settings(

@@ -8,7 +8,7 @@ reports and STOP through the API and the signed webhook, SMS through the real tw
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask.testing import FlaskClient
@@ -182,3 +182,35 @@ def test_pages_are_never_held_back_at_night(
     assert response.status_code == 201
     rt.dispatcher.drain()
     assert standin.to_numbers() == ["+12025550101"]
+
+
+def test_an_activation_code_superseded_or_expired_before_sending_is_not_sent(
+    twilio_client: FlaskClient,
+    twilio_rt: Runtime,
+    world: World,
+    clock: FrozenClock,
+    standin: TwilioStandIn,
+) -> None:
+    """The same fault class: a queued activation SMS whose code no longer works."""
+    client, rt = twilio_client, twilio_rt
+    rt.dispatcher.drain()
+    standin.received.clear()
+    url = f"/api/v1/patients/{world.patient_b}/activation"
+    headers = Auth(client).headers(World.cx1)
+    assert client.post(url, headers=headers).status_code in (200, 202, 204)
+    clock.advance(timedelta(minutes=1))
+    assert client.post(url, headers=headers).status_code in (200, 202, 204)
+    rt.dispatcher.drain()
+    assert standin.to_numbers() == [World.pb_phone]  # only the code that still works
+    clock.advance(timedelta(minutes=1))
+    assert client.post(url, headers=headers).status_code in (200, 202, 204)
+    clock.advance(timedelta(hours=25))  # an outage outlived the code
+    rt.dispatcher.drain()
+    assert standin.to_numbers() == [World.pb_phone]
+    with rt.database.unit_of_work() as s:
+        reasons = s.scalars(
+            select(OutboxMessage.last_error)
+            .where(OutboxMessage.purpose == "activation", OutboxMessage.status == "cancelled")
+            .order_by(OutboxMessage.id)
+        ).all()
+    assert reasons == ["code_used_or_superseded", "code_expired"]
