@@ -276,21 +276,54 @@ def list_due_tasks(session: Session, *, patient_id: int, now: datetime) -> list[
 
 
 def complete_task(
-    session: Session, *, patient_id: int, task_id: int, kind: str, now: datetime
+    session: Session,
+    *,
+    patient_id: int,
+    task_id: int,
+    kind: str,
+    now: datetime,
+    also: Sequence[str] = (),
 ) -> None:
-    """Close the patient's task answered by a submission of ``kind``.
+    """Close the patient's task answered by a submission of ``kind`` (answering ``also`` too).
 
-    404 when it is not this patient's task; 422 when it asks for something else. A task that
-    is already closed (answered twice, expired, cancelled) is left as it is: the answer itself
-    is what matters and is stored by the caller.
+    404 when it is not this patient's task; 422 when it asks for something the submission
+    does not answer. A task that is already closed (answered twice, expired, cancelled) is
+    left as it is: the answer itself is what matters and is stored by the caller.
+
+    ``also`` names the other tasks one submission answers: a PHQ-9 carrying the five ASRM
+    items answers the ASRM mood check planned beside it. Either task's id may be given, and
+    the due sibling of the same plan step (``<step>:phq9`` / ``<step>:asrm``) closes with it,
+    so the app asks one screen and both tasks are done.
     """
     task = session.get(Task, task_id)
     if task is None or task.patient_id != patient_id:
         raise NotFound("No such task.")
-    if task.kind != kind:
-        raise Invalid({"task_id": [f"This task asks for a {task.kind}, not a {kind}."]})
-    if task.status != OPEN:
-        return
+    answered = {kind, *also}
+    if task.kind not in answered:
+        hint = (
+            " Send the five `asrm` answers with a PHQ-9 check-in (or a post-session report)."
+            if task.kind == calendar.TASK_ASRM
+            else ""
+        )
+        raise Invalid({"task_id": [f"This task asks for a {task.kind}, not a {kind}.{hint}"]})
+    if task.status == OPEN:
+        _close(task, now=now)
+    step = task.key.rsplit(":", 1)[0] + ":"
+    siblings = session.scalars(
+        select(Task).where(
+            Task.patient_id == patient_id,
+            Task.id != task.id,
+            Task.status == OPEN,
+            Task.kind.in_(sorted(answered)),
+            Task.key.startswith(step, autoescape=True),
+            Task.due_at <= now,
+        )
+    )
+    for sibling in siblings:
+        _close(sibling, now=now)
+
+
+def _close(task: Task, *, now: datetime) -> None:
     task.status = DONE
     task.completed_at = now
     task.remind_at = None
