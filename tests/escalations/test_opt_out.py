@@ -229,3 +229,63 @@ def test_opting_in_mid_chain_pages_the_current_tier_member_once(
     rt.dispatcher.drain()
     assert pages_to(standin, X1, esc_id) == 1
     assert pages_to(standin, X2, esc_id) == 1
+
+
+PATIENTS = 12
+
+
+def test_fault_every_clinician_opted_out_then_one_opts_back_in(
+    twilio_client: FlaskClient,
+    twilio_rt: Runtime,
+    world: World,
+    standin: TwilioStandIn,
+    clock: FrozenClock,
+) -> None:
+    """The README's fault-table scenario: expected, delivered, duplicated, lost.
+
+    Every clinician of clinic X texts STOP; 12 patients then report suicidal thoughts.
+    Expected: each escalation reaches the clinic's fallback phone once at once, and each
+    reaches the clinician who texts START once at once. Nothing may be lost.
+    """
+    from services import patients
+    from services.passwords import hash_secret
+    from store.models import User
+    from tests.support.world import patient_body
+
+    rt, client = twilio_rt, twilio_client
+    set_fallback(rt, world)
+    phones = [f"+120255501{60 + i:02d}" for i in range(PATIENTS)]
+    with rt.database.unit_of_work() as s:
+        clinician = s.get(User, world.clinician_x1)
+        assert clinician is not None
+        for i, phone in enumerate(phones):
+            profile = patients.enroll_patient(
+                s,
+                clinician=clinician,
+                now=clock.now(),
+                data=patient_body(name=f"p{i}", phone=phone, care_team=[clinician.id]),
+            )
+            profile.user.password_hash = hash_secret(World.PASSWORD)
+            profile.activated_at = clock.now()
+    rt.dispatcher.drain()
+    standin.received.clear()
+
+    everyone_stops(client)
+    ids = [submit_suicidal(client, phone)["escalation"]["id"] for phone in phones]
+    rt.dispatcher.drain()
+    assert client.get("/readyz").status_code == 503
+    text_in(client, X3, "START")
+    rt.dispatcher.drain()
+    assert client.get("/readyz").status_code == 200
+
+    expected = {(FALLBACK, i) for i in ids} | {(X3, i) for i in ids}
+    copies = {key: pages_to(standin, key[0], key[1]) for key in expected}
+    delivered = sum(1 for n in copies.values() if n)
+    duplicated = sum(n - 1 for n in copies.values() if n > 1)
+    lost = len(expected) - delivered
+    stray = [r["To"] for r in standin.received if r["To"] in (X1, X2) and "Escalation" in r["Body"]]
+    print(
+        f"\nevery clinician opted out, then one opts back in: expected={len(expected)} "
+        f"delivered={delivered} duplicated={duplicated} lost={lost}"
+    )
+    assert (lost, duplicated, stray) == (0, 0, [])
