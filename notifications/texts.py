@@ -136,3 +136,11 @@ def colleague_left_paging() -> str:
         f"{BRAND}: a colleague at your clinic has stopped receiving pages by text. "
         "Check who is on call in the Tandem inbox."
     )
+
+
+def nobody_pageable() -> str:
+    """To the clinic's fallback phone when its last reachable clinician leaves paging."""
+    return (
+        f"{BRAND}: nobody at your clinic can receive urgent pages by text any more. "
+        "Open the Tandem inbox and arrange cover now."
+    )

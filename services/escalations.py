@@ -846,9 +846,11 @@ def clinician_left_paging(session: Session, *, clinician: User, now: datetime) -
         )
         .order_by(User.id)
     ).all()
+    told = 0
     for colleague in colleagues:
         if paging.can_be_texted(colleague):
             assert colleague.phone is not None
+            told += 1
             enqueue_sms(
                 session,
                 to=colleague.phone,
@@ -859,6 +861,18 @@ def clinician_left_paging(session: Session, *, clinician: User, now: datetime) -
                 dedupe_key=f"left-paging:{clinician.id}:{now.isoformat()}:{colleague.id}",
                 priority=paging.OUTBOX_PRIORITY["high"],
             )
+    fallback = _policy(session, clinician.clinic_id).get("fallback_phone")
+    if not told and fallback:
+        # Nobody is left to tell, or to page: the clinic's duty phone hears of it now.
+        enqueue_sms(
+            session,
+            to=fallback,
+            body=texts.nobody_pageable(),
+            purpose=PAGING_NOTICE_PURPOSE,
+            now=now,
+            dedupe_key=f"left-paging:{clinician.id}:{now.isoformat()}:fallback",
+            priority=paging.OUTBOX_PRIORITY["high"],
+        )
     session.flush()  # the opt-out itself must be visible to the reachability query
     stranded = unpageable_ids(
         session,

@@ -34,7 +34,13 @@ class EscalationOut(Schema):
     kind = fields.String(required=True)
     priority = fields.String(required=True)
     status = fields.String(required=True)
-    tier = fields.Integer(required=True, metadata={"description": "Tier last paged (0: none)."})
+    tier = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Tier last paged (0: none yet, or the step that re-pages the "
+            "previous acknowledger when new urgent evidence arrives)."
+        },
+    )
     cycle = fields.Integer(required=True)
     paging_exhausted = fields.Boolean(required=True)
     unacknowledged = fields.Boolean(required=True)

@@ -289,3 +289,20 @@ def test_fault_every_clinician_opted_out_then_one_opts_back_in(
         f"delivered={delivered} duplicated={duplicated} lost={lost}"
     )
     assert (lost, duplicated, stray) == (0, 0, [])
+
+
+def test_the_last_clinician_leaving_tells_the_fallback_phone(
+    twilio_client: FlaskClient, twilio_rt: Runtime, world: World, standin: TwilioStandIn
+) -> None:
+    rt, client = twilio_rt, twilio_client
+    set_fallback(rt, world)
+    rt.dispatcher.drain()
+    standin.received.clear()
+    text_in(client, X1, "STOP")
+    text_in(client, X2, "STOP")
+    rt.dispatcher.drain()
+    assert FALLBACK not in standin.to_numbers()  # X3 can still be paged
+    text_in(client, X3, "STOP")
+    rt.dispatcher.drain()
+    [notice] = [r for r in standin.received if r["To"] == FALLBACK]
+    assert "nobody at your clinic" in notice["Body"]
