@@ -57,7 +57,10 @@ class Runtime:
         )
         # A page that fails for good moves the escalation on to the next clinician at once.
         from services.escalations import page_undeliverable
+        from services.sms_inbound import unsubscribed_at_twilio
 
+        # First: a number Twilio reports unsubscribed is marked so before the chain moves on.
+        self.dispatcher.failure_listeners.append(unsubscribed_at_twilio)
         self.dispatcher.failure_listeners.append(page_undeliverable)
         # A reminder is checked again as it is sent: quiet hours, opt-out, the task's state.
         from services.schedule import REMINDER_PURPOSE, reminder_pre_send

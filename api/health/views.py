@@ -54,6 +54,6 @@ def readyz() -> Any:
 
 
 def _paging_check() -> str:
-    """ "ok", or "unreachable" while some clinic has an open escalation nobody can be paged for."""
+    """The paging check: unreachable while an open escalation has nobody who can be paged."""
     with runtime().database.unit_of_work() as session:
         return "unreachable" if unreachable_clinics(session) else "ok"

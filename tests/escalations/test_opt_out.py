@@ -306,3 +306,31 @@ def test_the_last_clinician_leaving_tells_the_fallback_phone(
     rt.dispatcher.drain()
     [notice] = [r for r in standin.received if r["To"] == FALLBACK]
     assert "nobody at your clinic" in notice["Body"]
+
+
+def test_twilio_saying_a_clinician_unsubscribed_takes_them_off_paging(
+    twilio_client: FlaskClient,
+    twilio_rt: Runtime,
+    world: World,
+    standin: TwilioStandIn,
+    clock: FrozenClock,
+) -> None:
+    """The same silent fault from Twilio's side: 21610 means they texted STOP to Twilio."""
+    from tests.escalations.support import twilio_error
+
+    rt, client = twilio_rt, twilio_client
+    rt.dispatcher.drain()
+    standin.received.clear()
+    standin.faults.append(twilio_error(400, 21610, "Attempt to send to unsubscribed recipient"))
+    esc_id = submit_suicidal(client, World.pa_phone)["escalation"]["id"]
+    rt.dispatcher.drain()
+    assert pages_to(standin, X2, esc_id) == 1  # moved on at once, as before
+    with rt.database.unit_of_work() as s:
+        x1 = s.get(User, world.clinician_x1)
+        assert x1 is not None and x1.sms_opted_out  # and now known to be unreachable
+    for _ in range(3):  # the next cycle skips X1 instead of failing on them again
+        clock.advance(timedelta(minutes=10))
+        advance_unacknowledged(rt)
+        rt.dispatcher.drain()
+    assert pages_to(standin, X1, esc_id) == 0
+    assert "page_skipped" in events(rt, esc_id)
