@@ -515,7 +515,9 @@ def reminder_pre_send(
         else None
     )
     if patient is None:
-        return outbox.Hold("recipient_gone")
+        # Not a patient's reminder as this module queues them (nothing to re-check against):
+        # sent as queued, since a check must never be the reason a message is lost.
+        return None
     user = patient.user
     if user.sms_opted_out:
         return outbox.Hold("opted_out")
