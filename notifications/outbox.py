@@ -41,6 +41,10 @@ PENDING = "pending"
 SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
+# Never sent on purpose: a pre-send check found it stale (the reason is in last_error).
+CANCELLED = "cancelled"
+# Purposes no pre-send check may hold back: a page goes out whatever the hour.
+NEVER_HELD = frozenset({"page", "page_assign"})
 
 # Processes register an event here; a commit that queued SMS sets them all.
 _wakers: set[threading.Event] = set()
@@ -176,6 +180,7 @@ class Claimed:
     body: str
     attempt: int
     channel: str = "sms"
+    purpose: str | None = None
 
 
 class _NoChannel:
@@ -193,10 +198,12 @@ class DispatchStats:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    # Deferred or cancelled by a pre-send check instead of being sent.
+    held: int = 0
 
     @property
     def handled(self) -> int:
-        return self.sent + self.retried + self.failed
+        return self.sent + self.retried + self.failed + self.held
 
 
 def _pager_events_in_order() -> ColumnElement[bool]:
@@ -218,6 +225,24 @@ def _pager_events_in_order() -> ColumnElement[bool]:
 FailureListener = Callable[[Session, OutboxMessage, datetime], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A pre-send check's verdict on a message about to go out: later, or never.
+
+    ``until`` set: put it back, due then (e.g. the end of the patient's quiet hours).
+    ``until`` None: cancel it, keeping ``reason`` (e.g. the task was done meanwhile).
+    """
+
+    reason: str
+    until: datetime | None = None
+    # A deferred message's text for its new time, when the old one would be untrue then.
+    body: str | None = None
+
+
+# Asked in a transaction just before a message of its purpose is sent; None sends it.
+PreSendCheck = Callable[[Session, OutboxMessage, datetime], Hold | None]
+
+
 @dataclass
 class Dispatcher:
     """Sends due outbox rows through an :class:`SmsSender` and records every attempt."""
@@ -229,6 +254,9 @@ class Dispatcher:
     batch_size: int = BATCH_SIZE
     # Called in the recording transaction when a message fails for good (issue: paging).
     failure_listeners: list[FailureListener] = field(default_factory=list)
+    # Per purpose: what was true when a message was queued may not be when it is sent
+    # (quiet hours began, the task was done, the number opted out). Pages have none.
+    pre_send_checks: dict[str, list[PreSendCheck]] = field(default_factory=dict)
     rng: random.Random = field(default_factory=random.Random)
     # Senders for the other channels ("voice", "pager"); "sms" always uses ``sender``.
     channels: dict[str, SmsSender] = field(default_factory=dict)
@@ -237,6 +265,12 @@ class Dispatcher:
         if channel == "sms":
             return self.sender
         return self.channels.get(channel) or _NoChannel(channel)
+
+    def add_pre_send_check(self, purpose: str, check: PreSendCheck) -> None:
+        """Consult ``check`` before each send of a ``purpose`` message (never for pages)."""
+        if purpose in NEVER_HELD:
+            raise ValueError(f"{purpose!r} messages are never held back")
+        self.pre_send_checks.setdefault(purpose, []).append(check)
 
     def claim(self, *, limit: int | None = None) -> list[Claimed]:
         """Claim due rows, each under a lease, so no other dispatcher sends them meanwhile."""
@@ -269,13 +303,21 @@ class Dispatcher:
                 row.updated_at = now
                 claimed.append(
                     Claimed(
-                        row.id, row.target or row.to_number, row.body, row.attempts, row.channel
+                        row.id,
+                        row.target or row.to_number,
+                        row.body,
+                        row.attempts,
+                        row.channel,
+                        row.purpose,
                     )
                 )
             return claimed
 
     def send_one(self, item: Claimed) -> str:
-        """Send one claimed message and record the outcome; returns "sent", "retry" or "failed"."""
+        """Send one claimed message and record the outcome: "sent", "retry", "failed" or "held"."""
+        checked = item.purpose in self.pre_send_checks and item.purpose not in NEVER_HELD
+        if checked and self._held(item):
+            return "held"
         try:
             result = self._sender_for(item.channel).send(
                 to=item.to,
@@ -313,6 +355,49 @@ class Dispatcher:
                 )
             )
         return "sent"
+
+    def _held(self, item: Claimed) -> bool:
+        """Run the purpose's pre-send checks; True when the message was deferred or cancelled."""
+        now = self.clock.now()
+        with self.database.unit_of_work() as session:
+            message = session.get(OutboxMessage, item.id)
+            if message is None or message.attempts != item.attempt or message.status != SENDING:
+                return False  # a newer attempt owns the row; the send path's guard handles it
+            verdict = None
+            for check in self.pre_send_checks.get(message.purpose, []):
+                try:
+                    with session.begin_nested():
+                        verdict = check(session, message, now)
+                except Exception:
+                    # A broken check must not lose the message: it is sent as queued.
+                    log.exception("pre-send check for sms %s failed; sending as queued", item.id)
+                    verdict = None
+                if verdict is not None:
+                    break
+            if verdict is None:
+                return False
+            message.claimed_until = None
+            message.updated_at = now
+            if verdict.until is None:
+                message.status = CANCELLED
+                message.last_error = verdict.reason
+                detail = verdict.reason
+            else:
+                message.status = PENDING
+                message.next_attempt_at = verdict.until
+                if verdict.body is not None:
+                    message.body = verdict.body
+                detail = f"{verdict.reason} until {verdict.until.isoformat()}"
+            session.add(
+                SmsAttempt(
+                    message_id=item.id,
+                    at=now,
+                    event="held",
+                    outcome="cancelled" if verdict.until is None else "deferred",
+                    detail=detail,
+                )
+            )
+            return True
 
     def _record_failure(self, item: Claimed, error: SmsError) -> str:
         now = self.clock.now()
@@ -381,6 +466,8 @@ class Dispatcher:
                 stats.sent += 1
             elif outcome == "retry":
                 stats.retried += 1
+            elif outcome == "held":
+                stats.held += 1
             else:
                 stats.failed += 1
         return stats
@@ -403,6 +490,7 @@ class Dispatcher:
             total.sent += stats.sent
             total.retried += stats.retried
             total.failed += stats.failed
+            total.held += stats.held
             if stats.handled == 0:
                 break
         return total

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from notifications import oncall, pager, texts
 from notifications.outbox import FAILED, enqueue_sms
 from store.escalations import Escalation, EscalationEvent
-from store.models import OutboxMessage, PatientProfile, User
+from store.models import OutboxMessage, PatientProfile, User, care_team
 
 PAGE_PURPOSE = "page"
 ASSIGN_PURPOSE = "page_assign"
@@ -61,6 +61,43 @@ def ack_timeout(policy: Mapping[str, Any], priority: str) -> timedelta:
 def cycles(policy: Mapping[str, Any]) -> int:
     """How many times the whole chain is paged before paging stops (at least once)."""
     return max(1, int(policy.get("repeat", DEFAULT_REPEAT)))
+
+
+def can_be_texted(clinician: User) -> bool:
+    """Whether a page to this clinician can be sent at all (a phone, and no STOP)."""
+    return bool(clinician.phone) and not clinician.sms_opted_out
+
+
+def unpageable_clause() -> ColumnElement[bool]:
+    """SQL: an open, paged escalation that nobody on its chain can be texted for right now.
+
+    The same membership as :func:`tiers_for` (the clinic's active clinicians with an on-call
+    tier, or on the patient's care team), filtered by :func:`can_be_texted`. Correlated to
+    the enclosing query on ``escalations``.
+    """
+    on_chain = or_(
+        User.on_call_tier.is_not(None),
+        User.id.in_(
+            select(care_team.c.clinician_id)
+            .where(care_team.c.patient_id == Escalation.patient_id)
+            .correlate(Escalation)
+        ),
+    )
+    reachable = (
+        select(User.id)
+        .where(
+            User.clinic_id == Escalation.clinic_id,
+            User.role == "clinician",
+            User.is_active.is_(True),
+            User.deleted_at.is_(None),
+            User.phone.is_not(None),
+            User.phone != "",
+            User.sms_opted_out.is_(False),
+            on_chain,
+        )
+        .exists()
+    )
+    return and_(Escalation.status == "open", Escalation.priority.in_(PAGED_PRIORITIES), ~reachable)
 
 
 def tiers_for(
@@ -145,7 +182,7 @@ def page_tier(session: Session, *, escalation: Escalation, tier: Tier, now: date
     """Queue a page to every reachable clinician of ``tier``; returns how many were queued."""
     queued = 0
     for clinician in tier.clinicians:
-        if clinician.sms_opted_out or not clinician.phone:
+        if not can_be_texted(clinician) or clinician.phone is None:
             reason = "sms_opted_out" if clinician.sms_opted_out else "no_phone"
             add_event(
                 session,
@@ -338,7 +375,7 @@ def notify_assignee(
     session: Session, *, escalation: Escalation, clinician: User, now: datetime
 ) -> bool:
     """Text a clinician that an escalation is now theirs; False when they cannot be texted."""
-    if clinician.sms_opted_out or not clinician.phone:
+    if not can_be_texted(clinician) or clinician.phone is None:
         return False
     enqueue_sms(
         session,
@@ -351,4 +388,51 @@ def notify_assignee(
         dedupe_key=f"assign:{escalation.id}:{clinician.id}:{now.isoformat()}",
         priority=OUTBOX_PRIORITY.get(escalation.priority, 0),
     )
+    return True
+
+
+def page_into_current_tier(
+    session: Session, *, escalation: Escalation, clinician: User, now: datetime
+) -> bool:
+    """Page one clinician now as a member of the step the chain is on (a START mid-chain).
+
+    The page carries the current step's dedupe key, so a clinician already paged in this
+    step is not paged twice, and the timer and failure handling treat it like the others.
+    False when nothing new was queued.
+    """
+    if not can_be_texted(clinician):
+        return False
+    key = page_key(escalation, escalation.tier, clinician.id)
+    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)):
+        return False
+    queued = page_tier(
+        session, escalation=escalation, tier=Tier(escalation.tier, (clinician,)), now=now
+    )
+    return queued > 0
+
+
+def page_previous_acknowledger(
+    session: Session,
+    *,
+    escalation: Escalation,
+    clinician: User | None,
+    policy: Mapping[str, Any],
+    patient: PatientProfile,
+    now: datetime,
+) -> bool:
+    """New urgent evidence on an acknowledged escalation: page its acknowledger at once.
+
+    A fresh chain whose first step (tier 0) is that clinician alone; unacknowledged after
+    the urgent time-out, the timer moves on to tier 1 and the whole chain starts again.
+    When the acknowledger cannot be texted any more, the chain starts at once instead.
+    """
+    if clinician is None or not can_be_texted(clinician):
+        return start_chain(session, escalation=escalation, patient=patient, policy=policy, now=now)
+    escalation.chain += 1
+    escalation.cycle = 1
+    escalation.tier = 0
+    escalation.paging_exhausted = False
+    page_tier(session, escalation=escalation, tier=Tier(0, (clinician,)), now=now)
+    escalation.next_page_at = now + ack_timeout(policy, escalation.priority)
+    escalation.updated_at = now
     return True

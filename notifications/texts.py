@@ -148,3 +148,39 @@ def pager_summary(*, escalation_id: int, priority: str) -> str:
         f"{BRAND}: escalation {escalation_id} needs attention ({priority} priority). "
         "Open the Tandem inbox."
     )
+
+
+# --- Clinicians leaving and rejoining paging (issue 15) ---------------------------------
+
+
+def clinician_opted_out() -> str:
+    """Reply to a clinician's STOP: they must know plainly that urgent pages stop too."""
+    return (
+        f"{BRAND}: you are unsubscribed. You will no longer receive urgent pages from Tandem "
+        "by text; your clinic's other clinicians have been told. Reply START to receive "
+        "pages again."
+    )
+
+
+def clinician_opted_in() -> str:
+    """Reply to a clinician's START: pages resume, including any still waiting."""
+    return (
+        f"{BRAND}: you are subscribed again and will receive urgent pages by text, "
+        "including any still unacknowledged. Reply STOP to unsubscribe."
+    )
+
+
+def colleague_left_paging() -> str:
+    """To a clinic's other reachable clinicians when one of them texts STOP (no names)."""
+    return (
+        f"{BRAND}: a colleague at your clinic has stopped receiving pages by text. "
+        "Check who is on call in the Tandem inbox."
+    )
+
+
+def nobody_pageable() -> str:
+    """To the clinic's fallback phone when its last reachable clinician leaves paging."""
+    return (
+        f"{BRAND}: nobody at your clinic can receive urgent pages by text any more. "
+        "Open the Tandem inbox and arrange cover now."
+    )

@@ -27,7 +27,8 @@ from clinical.rules import (
     highest_per_kind,
     priority_rank,
 )
-from notifications import oncall, paging
+from notifications import oncall, paging, texts
+from notifications.outbox import enqueue_sms
 from services import audit
 from services.clinics import effective_policy
 from services.errors import Conflict, Invalid, NotFound
@@ -44,10 +45,13 @@ OPEN = "open"
 ACKNOWLEDGED = "acknowledged"
 RESOLVED = "resolved"
 UNRESOLVED = (OPEN, ACKNOWLEDGED)
+URGENT = "urgent"
 SOURCE_TYPES = ("phq9", "symptom_report", "session", "schedule")
 NOTE_MAX = 2000
 # Twilio delivery statuses after which nothing further happens to a message.
 FINAL_DELIVERY_STATUSES = ("delivered", "undelivered", "failed", "read", "canceled")
+# Tells a clinic's clinicians that a colleague texted STOP (issue 15 item 1).
+PAGING_NOTICE_PURPOSE = "paging_notice"
 # Escalations a timer pass handles per transaction; the job loops over batches.
 ADVANCE_BATCH = 100
 
@@ -261,6 +265,21 @@ def _merge(
     )
     escalation.updated_at = now
     if not raised:
+        if flag.priority == URGENT and escalation.status == ACKNOWLEDGED:
+            # The acknowledgement covered the evidence seen then, not this. The escalation
+            # needs acknowledging again (status open); its acknowledger is paged at once,
+            # and the chain starts again if nobody acknowledges within the urgent time-out.
+            acknowledger = _acknowledger(session, escalation)
+            _reopen(session, escalation, now=now)
+            paging.page_previous_acknowledger(
+                session,
+                escalation=escalation,
+                clinician=acknowledger,
+                policy=policy,
+                patient=patient,
+                now=now,
+            )
+            return escalation
         if paging.is_paged(flag.priority) and escalation.paging_exhausted:
             # Nobody ever answered the chain: a new danger signal pages afresh instead of
             # sitting unseen as evidence. (An acknowledged one is in a clinician's hands.)
@@ -280,9 +299,31 @@ def _merge(
     )
     if paging.is_paged(flag.priority):
         # A graver flag needs a fresh acknowledgement: the earlier one was for less.
+        acknowledger = _acknowledger(session, escalation)
         _reopen(session, escalation, now=now)
         paging.start_chain(session, escalation=escalation, patient=patient, policy=policy, now=now)
+        if acknowledger is not None and paging.can_be_texted(acknowledger):
+            # Whoever took the lesser flag hears of the graver one at once, whatever tier.
+            paging.page_into_current_tier(
+                session, escalation=escalation, clinician=acknowledger, now=now
+            )
     return escalation
+
+
+def _acknowledger(session: Session, escalation: Escalation) -> User | None:
+    """The clinician who acknowledged, while still an active clinician of the clinic."""
+    if escalation.status != ACKNOWLEDGED or escalation.acknowledged_by is None:
+        return None
+    clinician = session.get(User, escalation.acknowledged_by)
+    if (
+        clinician is None
+        or clinician.role != "clinician"
+        or clinician.clinic_id != escalation.clinic_id
+        or not clinician.is_active
+        or clinician.deleted_at is not None
+    ):
+        return None
+    return clinician
 
 
 def _reopen(session: Session, escalation: Escalation, *, now: datetime) -> None:
@@ -487,11 +528,19 @@ def list_escalations(
     priority_order = case(
         {p: priority_rank(p) for p in PRIORITIES}, value=Escalation.priority, else_=0
     )
+    # Nobody can be paged for it: it leads the inbox, above every other open item.
+    unpageable_rank = case((paging.unpageable_clause(), 0), else_=1)
     # The ordering has no single monotonic key, so the cursor is a position in it.
     offset = decode_cursor(cursor) if cursor else 0
     rows = list(
         session.scalars(
-            query.order_by(status_rank, priority_order.desc(), Escalation.created_at, Escalation.id)
+            query.order_by(
+                status_rank,
+                unpageable_rank,
+                priority_order.desc(),
+                Escalation.created_at,
+                Escalation.id,
+            )
             .offset(offset)
             .limit(limit + 1)
         )
@@ -528,6 +577,8 @@ class EscalationDetail:
     notifications: list[OutboxMessage]
     timeline: list[EscalationEvent]
     unreachable_clinicians: list[int]
+    # Open, paged, and nobody on its chain can be texted right now (issue 15).
+    unpageable: bool = False
 
 
 def get_escalation(
@@ -572,10 +623,18 @@ def _detail(session: Session, escalation: Escalation) -> EscalationDetail:
         {
             int(e.detail["clinician_id"])
             for e in timeline
-            if e.event == "page_skipped" and e.detail.get("reason") == "sms_opted_out"
+            # Both reasons a page could not go out; a missing phone is no less silent.
+            if e.event == "page_skipped" and e.detail.get("reason") in ("sms_opted_out", "no_phone")
         }
     )
-    return EscalationDetail(escalation, evidence, notifications, timeline, unreachable)
+    return EscalationDetail(
+        escalation,
+        evidence,
+        notifications,
+        timeline,
+        unreachable,
+        unpageable=escalation.id in unpageable_ids(session, [escalation.id]),
+    )
 
 
 def _acknowledge(
@@ -674,6 +733,19 @@ def reassign(
     ):
         raise Invalid({"clinician_id": ["Must be an active clinician of your clinic."]})
     previous = escalation.assigned_to
+    if assignee.id != previous and paging.is_paged(escalation.priority):
+        # Handing a paged escalation to someone no text can reach would leave it with
+        # nobody who knows: refuse, and say why, so the sender picks someone reachable.
+        if assignee.sms_opted_out:
+            raise Conflict(
+                f"Clinician {assignee.id} cannot be texted: they opted out of SMS (texted "
+                "STOP). Choose another clinician, or ask them to text START first."
+            )
+        if not assignee.phone:
+            raise Conflict(
+                f"Clinician {assignee.id} cannot be texted: they have no phone number. "
+                "Choose another clinician, or add their phone first."
+            )
     escalation.assigned_to = assignee.id
     escalation.updated_at = now
     texted = False
@@ -712,3 +784,155 @@ def acknowledge_by_sms(
         return False
     _acknowledge(session, escalation=escalation, actor=clinician, via=via, now=now)
     return True
+
+
+# --- Reachability: clinicians leaving and rejoining paging (issue 15 item 1) -------------
+
+
+def unpageable_ids(session: Session, escalation_ids: Sequence[int]) -> set[int]:
+    """Which of these escalations are open, paged, and have nobody on their chain to text."""
+    if not escalation_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Escalation.id).where(
+                Escalation.id.in_(list(escalation_ids)), paging.unpageable_clause()
+            )
+        )
+    )
+
+
+def unreachable_clinics(session: Session) -> list[int]:
+    """Clinics with an open paged escalation that nobody can be paged for (for /readyz)."""
+    return list(
+        session.scalars(
+            select(Escalation.clinic_id)
+            .where(paging.unpageable_clause())
+            .distinct()
+            .order_by(Escalation.clinic_id)
+        )
+    )
+
+
+def _open_paged(session: Session, clinic_id: int) -> list[Escalation]:
+    query = (
+        select(Escalation)
+        .where(
+            Escalation.clinic_id == clinic_id,
+            Escalation.status == OPEN,
+            Escalation.priority.in_(paging.PAGED_PRIORITIES),
+        )
+        .order_by(Escalation.id)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # The timer may be moving the same escalations; each is changed by one at a time.
+        query = query.with_for_update(of=Escalation)
+    return list(session.scalars(query))
+
+
+def clinician_left_paging(session: Session, *, clinician: User, now: datetime) -> None:
+    """A clinician texted STOP: tell their colleagues, and let no escalation wait on nobody.
+
+    The clinic's other reachable clinicians get a text (no names, no PHI) that a colleague
+    left paging. Every open escalation that nobody can be paged for any more moves on at once,
+    so the chain ends now and the clinic's fallback phone is texted, instead of the chain
+    skipping an empty roster for three cycles of time-outs.
+    """
+    if clinician.role != "clinician" or clinician.clinic_id is None:
+        return
+    colleagues = session.scalars(
+        select(User)
+        .where(
+            User.clinic_id == clinician.clinic_id,
+            User.role == "clinician",
+            User.id != clinician.id,
+            User.is_active.is_(True),
+            User.deleted_at.is_(None),
+            User.sms_opted_out.is_(False),
+        )
+        .order_by(User.id)
+    ).all()
+    told = 0
+    for colleague in colleagues:
+        if paging.can_be_texted(colleague):
+            assert colleague.phone is not None
+            told += 1
+            enqueue_sms(
+                session,
+                to=colleague.phone,
+                body=texts.colleague_left_paging(),
+                purpose=PAGING_NOTICE_PURPOSE,
+                now=now,
+                recipient_id=colleague.id,
+                dedupe_key=f"left-paging:{clinician.id}:{now.isoformat()}:{colleague.id}",
+                priority=paging.OUTBOX_PRIORITY["high"],
+            )
+    fallback = _policy(session, clinician.clinic_id).get("fallback_phone")
+    if not told and fallback:
+        # Nobody is left to tell, or to page: the clinic's duty phone hears of it now.
+        enqueue_sms(
+            session,
+            to=fallback,
+            body=texts.nobody_pageable(),
+            purpose=PAGING_NOTICE_PURPOSE,
+            now=now,
+            dedupe_key=f"left-paging:{clinician.id}:{now.isoformat()}:fallback",
+            priority=paging.OUTBOX_PRIORITY["high"],
+        )
+    session.flush()  # the opt-out itself must be visible to the reachability query
+    stranded = unpageable_ids(
+        session,
+        [e.id for e in _open_paged(session, clinician.clinic_id) if e.next_page_at is not None],
+    )
+    for escalation_id in sorted(stranded):
+        escalation = session.get(Escalation, escalation_id)
+        assert escalation is not None
+        paging.add_event(
+            session, escalation, "clinician_left_paging", now=now, clinician_id=clinician.id
+        )
+        _advance(session, escalation, now=now, reason="nobody_reachable")
+
+
+def clinician_rejoined_paging(session: Session, *, clinician: User, now: datetime) -> int:
+    """A clinician texted START: resume paging every open, unacknowledged escalation.
+
+    An escalation whose chain ended (exhausted, or nobody was reachable) starts a fresh
+    chain, when someone on it can be texted now. One whose chain is still running pages
+    the returning clinician at once as part of the step it is on, if they are on that
+    patient's chain and were not paged in this step already. Returns how many escalations
+    were touched; a repeated START touches none (no double pages).
+    """
+    if clinician.role != "clinician" or clinician.clinic_id is None or not clinician.is_active:
+        return 0
+    session.flush()  # the opt-in itself must be visible to the reachability query
+    touched = 0
+    policy = _policy(session, clinician.clinic_id)
+    escalations = _open_paged(session, clinician.clinic_id)
+    stranded = unpageable_ids(session, [e.id for e in escalations])
+    for escalation in escalations:
+        patient = session.get(PatientProfile, escalation.patient_id)
+        assert patient is not None
+        if escalation.paging_exhausted or escalation.next_page_at is None:
+            if escalation.id in stranded:
+                continue  # still nobody to text for this patient: a new chain would reach no one
+            paging.add_event(
+                session, escalation, "paging_resumed", now=now, clinician_id=clinician.id
+            )
+            paging.start_chain(
+                session, escalation=escalation, patient=patient, policy=policy, now=now
+            )
+            touched += 1
+            continue
+        on_chain = any(
+            c.id == clinician.id
+            for t in paging.tiers_for(session, patient=patient, now=now)
+            for c in t.clinicians
+        )
+        if on_chain and paging.page_into_current_tier(
+            session, escalation=escalation, clinician=clinician, now=now
+        ):
+            paging.add_event(
+                session, escalation, "paging_resumed", now=now, clinician_id=clinician.id
+            )
+            touched += 1
+    return touched

@@ -57,13 +57,24 @@ class Runtime:
         )
         # A page that fails for good moves the escalation on to the next clinician at once.
         from services.escalations import page_undeliverable
+        from services.sms_inbound import unsubscribed_at_twilio
 
+        # First: a number Twilio reports unsubscribed is marked so before the chain moves on.
+        self.dispatcher.failure_listeners.append(unsubscribed_at_twilio)
         self.dispatcher.failure_listeners.append(page_undeliverable)
         # Voice calls and pager events go through the same outbox (issue 13).
         from services.oncall import build_channels, call_undeliverable
 
         self.dispatcher.channels.update(build_channels(self.settings, self.sms))
         self.dispatcher.failure_listeners.append(call_undeliverable)
+        # A reminder is checked again as it is sent: quiet hours, opt-out, the task's state.
+        from services.schedule import REMINDER_PURPOSE, reminder_pre_send
+
+        self.dispatcher.add_pre_send_check(REMINDER_PURPOSE, reminder_pre_send)
+        from services.patients import ACTIVATION_PURPOSE
+        from services.send_checks import activation_pre_send
+
+        self.dispatcher.add_pre_send_check(ACTIVATION_PURPOSE, activation_pre_send)
 
     @classmethod
     def from_settings(

@@ -24,7 +24,7 @@ from notifications import outbox, texts
 from services import escalations
 from services.clinics import DEFAULT_POLICY, effective_policy
 from services.errors import Invalid, NotFound
-from store.models import Clinic, PatientProfile, User
+from store.models import Clinic, OutboxMessage, PatientProfile, User
 from store.schedule import MaintenanceOverdueFlag, Task, TreatmentSession
 
 if TYPE_CHECKING:
@@ -276,21 +276,54 @@ def list_due_tasks(session: Session, *, patient_id: int, now: datetime) -> list[
 
 
 def complete_task(
-    session: Session, *, patient_id: int, task_id: int, kind: str, now: datetime
+    session: Session,
+    *,
+    patient_id: int,
+    task_id: int,
+    kind: str,
+    now: datetime,
+    also: Sequence[str] = (),
 ) -> None:
-    """Close the patient's task answered by a submission of ``kind``.
+    """Close the patient's task answered by a submission of ``kind`` (answering ``also`` too).
 
-    404 when it is not this patient's task; 422 when it asks for something else. A task that
-    is already closed (answered twice, expired, cancelled) is left as it is: the answer itself
-    is what matters and is stored by the caller.
+    404 when it is not this patient's task; 422 when it asks for something the submission
+    does not answer. A task that is already closed (answered twice, expired, cancelled) is
+    left as it is: the answer itself is what matters and is stored by the caller.
+
+    ``also`` names the other tasks one submission answers: a PHQ-9 carrying the five ASRM
+    items answers the ASRM mood check planned beside it. Either task's id may be given, and
+    the due sibling of the same plan step (``<step>:phq9`` / ``<step>:asrm``) closes with it,
+    so the app asks one screen and both tasks are done.
     """
     task = session.get(Task, task_id)
     if task is None or task.patient_id != patient_id:
         raise NotFound("No such task.")
-    if task.kind != kind:
-        raise Invalid({"task_id": [f"This task asks for a {task.kind}, not a {kind}."]})
-    if task.status != OPEN:
-        return
+    answered = {kind, *also}
+    if task.kind not in answered:
+        hint = (
+            " Send the five `asrm` answers with a PHQ-9 check-in (or a post-session report)."
+            if task.kind == calendar.TASK_ASRM
+            else ""
+        )
+        raise Invalid({"task_id": [f"This task asks for a {task.kind}, not a {kind}.{hint}"]})
+    if task.status == OPEN:
+        _close(task, now=now)
+    step = task.key.rsplit(":", 1)[0] + ":"
+    siblings = session.scalars(
+        select(Task).where(
+            Task.patient_id == patient_id,
+            Task.id != task.id,
+            Task.status == OPEN,
+            Task.kind.in_(sorted(answered)),
+            Task.key.startswith(step, autoescape=True),
+            Task.due_at <= now,
+        )
+    )
+    for sibling in siblings:
+        _close(sibling, now=now)
+
+
+def _close(task: Task, *, now: datetime) -> None:
     task.status = DONE
     task.completed_at = now
     task.remind_at = None
@@ -463,6 +496,58 @@ def drain_due_reminders(rt: Runtime, *, max_batches: int = 50) -> int:
         if batch < REMINDER_BATCH:
             break
     return handled
+
+
+def reminder_pre_send(
+    session: Session, message: OutboxMessage, now: datetime
+) -> outbox.Hold | None:
+    """Re-check a queued reminder as it is about to be sent (the dispatcher's pre-send check).
+
+    What held when it was queued may not now: a Twilio outage or a backlog can carry it into
+    quiet hours, past its task being answered or expiring, or past the patient's STOP. Quiet
+    hours defer it to their end (patient's zone); the rest cancel it with the reason.
+    """
+    task_id = _reminder_task_id(message.dedupe_key)
+    task = session.get(Task, task_id) if task_id is not None else None
+    patient = (
+        session.get(PatientProfile, message.recipient_id)
+        if message.recipient_id is not None
+        else None
+    )
+    if patient is None:
+        # Not a patient's reminder as this module queues them (nothing to re-check against):
+        # sent as queued, since a check must never be the reason a message is lost.
+        return None
+    user = patient.user
+    if user.sms_opted_out:
+        return outbox.Hold("opted_out")
+    if not user.is_active or user.deleted_at is not None or user.phone != message.to_number:
+        return outbox.Hold("recipient_changed")
+    if task is not None:
+        if task.status != OPEN:
+            return outbox.Hold(f"task_{task.status}")
+        if task.expires_at <= now:
+            return outbox.Hold("task_expired")
+    quiet = quiet_hours(session.get(Clinic, patient.clinic_id))
+    if not calendar.in_quiet_hours(
+        at=now, tz=patient.timezone, quiet_start=quiet.start, quiet_end=quiet.end
+    ):
+        return None
+    until = calendar.local_send_time(
+        due_at=now, tz=patient.timezone, quiet_start=quiet.start, quiet_end=quiet.end
+    )
+    if task is not None and until >= task.expires_at:
+        return outbox.Hold("task_expires_in_quiet_hours")
+    body = _reminder_text(task, tz=patient.timezone, now=until) if task is not None else None
+    return outbox.Hold("quiet_hours", until=until, body=body if body != message.body else None)
+
+
+def _reminder_task_id(dedupe_key: str | None) -> int | None:
+    """The task a reminder is for, from its dedupe key ``reminder:<task id>:<n>``."""
+    parts = (dedupe_key or "").split(":")
+    if len(parts) == 3 and parts[0] == "reminder" and parts[1].isdigit():
+        return int(parts[1])
+    return None
 
 
 def mark_missed(rt: Runtime) -> int:

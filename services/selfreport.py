@@ -43,6 +43,9 @@ PHQ9_SOURCE = "phq9"
 REPORT_SOURCE = "symptom_report"
 PHQ9_TASK = "phq9"
 REPORT_TASK = "symptom_report"
+# The mood check a bipolar patient is asked beside a PHQ-9: answered by any submission that
+# carries the five ASRM items (a PHQ-9 with `asrm`, or a post-session report).
+ASRM_TASK = "asrm"
 
 T = TypeVar("T")
 
@@ -220,7 +223,12 @@ def submit_phq9(
     _check_session(session, patient_id=profile.user_id, session_id=session_id)
     if task_id is not None:
         schedule.complete_task(
-            session, patient_id=profile.user_id, task_id=task_id, kind=PHQ9_TASK, now=now
+            session,
+            patient_id=profile.user_id,
+            task_id=task_id,
+            kind=PHQ9_TASK,
+            also=(ASRM_TASK,) if mania is not None else (),
+            now=now,
         )
 
     first = prior.first if prior.first is not None else score.total
@@ -311,7 +319,12 @@ def submit_symptom_report(
     _check_session(session, patient_id=profile.user_id, session_id=session_id)
     if task_id is not None:
         schedule.complete_task(
-            session, patient_id=profile.user_id, task_id=task_id, kind=REPORT_TASK, now=now
+            session,
+            patient_id=profile.user_id,
+            task_id=task_id,
+            kind=REPORT_TASK,
+            also=(ASRM_TASK,),
+            now=now,
         )
     found = rules.symptom_report_flags(
         report, bipolar=profile.bipolar, rules=escalations.clinic_rules(clinic)

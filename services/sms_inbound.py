@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from notifications import texts
 from notifications.twilio_sms import messaging_response, twilio_signature_valid
 from services import audit, escalations
-from store.models import User
+from store.models import OutboxMessage, User
 
 # Twilio's default opt-out, opt-in and help keywords (matched on the whole, trimmed text).
 OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
@@ -72,6 +72,17 @@ def handle_inbound_sms(
                 now=now,
                 detail={"keyword": keyword},
             )
+            if user.role == "clinician":
+                # A clinician's consent is also their place on the paging chain.
+                if opted_out:
+                    escalations.clinician_left_paging(session, clinician=user, now=now)
+                else:
+                    escalations.clinician_rejoined_paging(session, clinician=user, now=now)
+        if user is not None and user.role == "clinician":
+            return InboundResult(
+                "opt_out" if opted_out else "opt_in",
+                texts.clinician_opted_out() if opted_out else texts.clinician_opted_in(),
+            )
         return InboundResult(
             "opt_out" if opted_out else "opt_in",
             texts.opted_out() if opted_out else texts.opted_in(),
@@ -112,3 +123,34 @@ def handle_status_callback(
         error_code=error_code,
         now=now,
     )
+
+
+# Twilio's error for a number that texted STOP to our sender: it will refuse every message.
+UNSUBSCRIBED_AT_TWILIO = 21610
+
+
+def unsubscribed_at_twilio(session: Session, message: OutboxMessage, now: datetime) -> None:
+    """A send refused with 21610: record the opt-out Twilio knows of, as if STOP reached us.
+
+    Registered as a dispatcher failure listener. Without it a clinician Twilio will never
+    text stays "reachable" here: every cycle pages them in vain and nothing says the clinic
+    cannot be paged.
+    """
+    if message.error_code != UNSUBSCRIBED_AT_TWILIO or message.recipient_id is None:
+        return
+    user = session.get(User, message.recipient_id)
+    if user is None or user.sms_opted_out or user.phone != message.to_number:
+        return
+    user.sms_opted_out = True
+    audit.record(
+        session,
+        actor=None,
+        action="sms.opt_out",
+        target_type="user",
+        target_id=user.id,
+        now=now,
+        clinic_id=user.clinic_id,
+        detail={"source": "twilio_21610"},
+    )
+    if user.role == "clinician":
+        escalations.clinician_left_paging(session, clinician=user, now=now)

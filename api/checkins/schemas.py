@@ -53,10 +53,13 @@ class Phq9In(Schema):
         allow_none=True,
         metadata={
             "description": f"Optional ASRM ({ASRM_RANGE}), asked of bipolar patients "
-            "in maintenance."
+            "in maintenance. Answers an `asrm` task: give its `task_id` (or the PHQ-9 "
+            "task's beside it) and both tasks close."
         },
     )
-    task_id = _id("The task this answers, if any.")
+    task_id = _id(
+        "The task this answers, if any: a `phq9` task, or an `asrm` task when `asrm` is given."
+    )
     session_id = _id("The treatment session this follows, if any.")
     answered_at = _answered_at()
 

@@ -34,7 +34,13 @@ class EscalationOut(Schema):
     kind = fields.String(required=True)
     priority = fields.String(required=True)
     status = fields.String(required=True)
-    tier = fields.Integer(required=True, metadata={"description": "Tier last paged (0: none)."})
+    tier = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Tier last paged (0: none yet, or the step that re-pages the "
+            "previous acknowledger when new urgent evidence arrives)."
+        },
+    )
     cycle = fields.Integer(required=True)
     paging_exhausted = fields.Boolean(required=True)
     unacknowledged = fields.Boolean(required=True)
@@ -47,6 +53,14 @@ class EscalationOut(Schema):
     resolved_at = fields.AwareDateTime(format="iso", allow_none=True)
     resolved_by = fields.Integer(allow_none=True)
     resolution_note = fields.String(allow_none=True)
+    unpageable = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Open and paged, but nobody on its chain can be texted right now "
+            "(every clinician opted out of SMS or has no phone). Listed first; the clinic's "
+            "fallback phone is texted and /readyz fails until someone can be paged again."
+        },
+    )
 
 
 class OnCallNow(Schema):
@@ -108,5 +122,8 @@ class EscalationDetailOut(EscalationOut):
     unreachable_clinicians = fields.List(
         fields.Integer(),
         required=True,
-        metadata={"description": "Clinicians skipped because their number opted out of SMS."},
+        metadata={
+            "description": "Clinicians skipped because their number opted out of SMS "
+            "or they have no phone."
+        },
     )

@@ -36,7 +36,7 @@ def on_call_now_out(viewer: User) -> dict[str, Any]:
     return {"at": now, "tiers": oncall.on_call_at(db(), clinic_id=viewer.clinic_id, at=now)}
 
 
-def escalation_out(escalation: Escalation) -> dict[str, Any]:
+def escalation_out(escalation: Escalation, *, unpageable: bool = False) -> dict[str, Any]:
     return {
         "id": escalation.id,
         "patient_id": escalation.patient_id,
@@ -56,12 +56,13 @@ def escalation_out(escalation: Escalation) -> dict[str, Any]:
         "resolved_at": escalation.resolved_at,
         "resolved_by": escalation.resolved_by,
         "resolution_note": escalation.resolution_note,
+        "unpageable": unpageable,
     }
 
 
 def detail_out(detail: EscalationDetail) -> dict[str, Any]:
     return {
-        **escalation_out(detail.escalation),
+        **escalation_out(detail.escalation, unpageable=detail.unpageable),
         "evidence": [
             {
                 "id": e.id,
@@ -106,7 +107,8 @@ class Escalations(MethodView):
     @blp.arguments(EscalationQuery, location="query")
     @blp.response(200, EscalationPage)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
-        """Your clinic's escalations: unacknowledged first, urgent first, oldest first."""
+        """Your clinic's escalations: unacknowledged first (those nobody can be paged for at
+        the very top, `unpageable`), then urgent first, then oldest first."""
         page = escalations.list_escalations(
             db(),
             viewer=the_user(),
@@ -118,9 +120,10 @@ class Escalations(MethodView):
             kind=query["kind"],
             patient_id=query["patient_id"],
         )
+        stranded = escalations.unpageable_ids(db(), [e.id for e in page.items])
         # Issue 13: the inbox shows who the clinic's schedule has on call right now.
         return {
-            "items": [escalation_out(e) for e in page.items],
+            "items": [escalation_out(e, unpageable=e.id in stranded) for e in page.items],
             "next_cursor": page.next_cursor,
             "on_call": on_call_now_out(the_user()),
         }
@@ -177,9 +180,16 @@ class Reassign(MethodView):
     @require("clinician")
     @blp.arguments(ReassignIn)
     @blp.response(200, EscalationDetailOut)
-    @blp.alt_response(409, description="The escalation is already resolved.")
+    @blp.alt_response(
+        409,
+        description="The escalation is already resolved, or it is paged (urgent or high) "
+        "and the clinician cannot be texted (opted out of SMS, or no phone); the detail "
+        "says which.",
+    )
     def post(self, data: dict[str, Any], escalation_id: int) -> dict[str, Any]:
-        """Hand the escalation to another clinician of your clinic."""
+        """Hand the escalation to another clinician of your clinic, who is texted about it.
+
+        An urgent or high escalation can only go to a clinician a text can reach."""
         return detail_out(
             escalations.reassign(
                 db(),

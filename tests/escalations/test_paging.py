@@ -218,7 +218,12 @@ def test_permanent_send_failure_pages_next_tier_at_once(
     standin.faults.append(twilio_error(400, 21610, "Attempt to send to unsubscribed recipient"))
     dispatcher.drain()
     # No clock movement: tier 2 was queued by the failure and sent in the same drain.
-    assert standin.to_numbers() == [X2]
+    assert [r["To"] for r in standin.received if "Escalation" in r["Body"]] == [X2]
+    # 21610 means the number texted STOP: its colleagues hear that one of them left paging.
+    assert sorted(r["To"] for r in standin.received if "colleague" in r["Body"]) == [
+        X2,
+        "+12025550103",
+    ]
     esc = escalation(rt, ref.id)
     assert (esc.tier, esc.status) == (2, "open")
     kinds = [e.event for e in events(rt, ref.id)]
