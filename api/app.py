@@ -98,6 +98,11 @@ def register_blueprints(api: object) -> None:
         api.register_blueprint(blueprint)  # type: ignore[attr-defined]
     for blueprint in (sessions_blp, tasks_blp):
         api.register_blueprint(blueprint)  # type: ignore[attr-defined]
+    from api.checkins.item9 import blp as item9_blp
+    from api.sessions.views import live_blp
+
+    api.register_blueprint(live_blp)  # type: ignore[attr-defined]
+    api.register_blueprint(item9_blp)  # type: ignore[attr-defined]
 
 
 def _holds_nul(value: object, depth: int = 0) -> bool:

@@ -108,3 +108,12 @@ def next_session_due_today() -> str:
 def next_session_due() -> str:
     """The day after, when no session has been recorded yet."""
     return f"{BRAND}: your next session is due. Contact your clinic to book."
+
+
+# --- Live session monitoring (rules-2) -----------------------------------------------------
+# To the clinician who opened a live session: no patient, no reading, no value.
+
+
+def reading_due() -> str:
+    """A live session's last reading is more than 20 minutes old."""
+    return f"{BRAND}: a reading is due in a session you are running. Open Tandem to record it."
