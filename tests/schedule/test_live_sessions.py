@@ -548,3 +548,27 @@ def test_acute_pace_broken_after_4_days(
     assert [(e.priority, e.patient_id) for e in found] == (
         [("routine", world.patient_a)] if flagged else []
     )
+
+
+def test_settings_stored_before_the_floors_are_held_to_them(
+    client: FlaskClient, auth: Auth, world: World, rt: Runtime
+) -> None:
+    """A clinic saved item 9 thresholds of 3/3 under rules-1: the floors judge instead."""
+    with rt.database.unit_of_work() as db:
+        clinic = db.get(Clinic, world.clinic_x)
+        assert clinic is not None
+        clinic.escalation_rules = {"item9_urgent": 3, "item9_high": 3}
+        clinic.escalation_policy = {"ack_timeout_seconds": {"urgent": 7200}, "repeat": 0}
+    shown = client.get(f"{P}/clinics/{world.clinic_x}", headers=auth.headers(World.admin))
+    policy = shown.get_json()["escalation_policy"]
+    assert policy["ack_timeout_seconds"]["urgent"] == 900
+    assert policy["repeat"] == 1
+    body = client.post(
+        f"{P}/checkins/phq9",
+        json={"answers": [0] * 8 + [2]},
+        headers=auth.headers(World.pa_phone),
+    ).get_json()
+    assert (body["escalation"]["kind"], body["escalation"]["priority"]) == (
+        "suicidality",
+        "urgent",
+    )
