@@ -119,6 +119,12 @@ def register_blueprints(api: object) -> None:
     for blueprint in (oncall_blp, voice_blp):
         api.register_blueprint(blueprint)  # type: ignore[attr-defined]
 
+    from api.checkins.item9 import blp as item9_blp
+    from api.sessions.views import live_blp
+
+    api.register_blueprint(live_blp)  # type: ignore[attr-defined]
+    api.register_blueprint(item9_blp)  # type: ignore[attr-defined]
+
 
 def register_pages(app: Flask) -> None:
     """HTML pages outside the JSON API: what each problem type means."""

@@ -107,6 +107,16 @@ def validate_phase(x: object) -> str:
     return x
 
 
+def validate_acute_target_sessions(x: object) -> int:
+    """A patient's acute course length: ACUTE_MIN_SESSIONS..ACUTE_MAX_SESSIONS (6-30)."""
+    if int_in_range(x, ACUTE_MIN_SESSIONS, ACUTE_MAX_SESSIONS):
+        return x
+    message = (
+        f"Must be a whole number of sessions from {ACUTE_MIN_SESSIONS} to {ACUTE_MAX_SESSIONS}."
+    )
+    raise InvalidInput({"acute_target_sessions": [message]})
+
+
 def _validate_acute_target(x: object) -> int:
     if int_in_range(x, 1, ACUTE_MAX_SESSIONS):
         return x
@@ -236,12 +246,16 @@ def plan(
     if current == COMPLETED:
         return []
     given = _given_sessions(sessions, now)
-    course_complete = current != ACUTE and len(given) >= target
+    # The acute phase ends when the target is reached or a clinician moves the patient on
+    # (stopped early, or the target lowered): the acute sessions are those actually given.
+    acute_given = min(len(given), target)
+    course_complete = current != ACUTE and acute_given > 0
     tasks = _per_session_tasks(
-        given, acute_target=target, course_complete=course_complete, asrm=bipolar
+        given, acute_target=acute_given, course_complete=course_complete, asrm=bipolar
     )
     if course_complete:
-        anchor = given[target - 1].started_at
+        # Completion PHQ-9 after the last acute session given; follow-ups from that day.
+        anchor = given[acute_given - 1].started_at
         for months in FOLLOW_UP_MONTHS:
             due = add_months(anchor, months)
             end = due + FOLLOW_UP_WINDOW

@@ -39,18 +39,25 @@ CRISIS_RESOURCES: dict[str, Any] = {
 
 
 def needs_crisis_resources(
-    *, item9: int | None = None, suicidal_thoughts: int | None = None
+    *, item9: int | None = None, suicidal_thoughts: int | None = None, item9_skipped: bool = False
 ) -> bool:
-    """True when PHQ-9 item 9 >= 1 or the reported suicidal thoughts >= 1."""
-    return (item9 is not None and item9 >= ITEM9_MIN) or (
-        suicidal_thoughts is not None and suicidal_thoughts >= SUICIDAL_THOUGHTS_MIN
+    """True when PHQ-9 item 9 >= 1 or skipped, or the reported suicidal thoughts >= 1.
+
+    A skipped item 9 gets them too (rules-2): the patient may be withholding.
+    """
+    return (
+        item9_skipped
+        or (item9 is not None and item9 >= ITEM9_MIN)
+        or (suicidal_thoughts is not None and suicidal_thoughts >= SUICIDAL_THOUGHTS_MIN)
     )
 
 
 def crisis_resources_for(
-    *, item9: int | None = None, suicidal_thoughts: int | None = None
+    *, item9: int | None = None, suicidal_thoughts: int | None = None, item9_skipped: bool = False
 ) -> dict[str, Any] | None:
     """A fresh copy of CRISIS_RESOURCES when needed, else None."""
-    if needs_crisis_resources(item9=item9, suicidal_thoughts=suicidal_thoughts):
+    if needs_crisis_resources(
+        item9=item9, suicidal_thoughts=suicidal_thoughts, item9_skipped=item9_skipped
+    ):
         return copy.deepcopy(CRISIS_RESOURCES)
     return None

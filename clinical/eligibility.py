@@ -26,6 +26,11 @@ PRIOR_MODALITIES: tuple[str, ...] = (TMS, KETAMINE)
 PHQ9 = "PHQ-9"
 MADRS = "MADRS"
 BASELINE_RANGES: dict[str, tuple[int, int]] = {PHQ9: (0, 27), MADRS: (0, 60)}
+# Baseline severity at least moderate (rules-2, a clinic setting that may only be stricter):
+# PHQ-9 >= 10 (moderate, Kroenke 2001; HEDIS's elevated index score) or MADRS >= 20.
+MIN_BASELINE_PHQ9 = 10
+MIN_BASELINE_MADRS = 20
+BASELINE_SEVERITY_PATH = "screening.baseline.score"
 
 _P = "screening."
 FAILED_TRIALS_PATH = _P + "failed_antidepressant_trials"
@@ -145,7 +150,19 @@ def _baseline_problem(s: Screening) -> str | None:
     return None
 
 
-def screen(s: Screening) -> EligibilityResult:
+def _severity_problem(s: Screening, *, min_phq9: int, min_madrs: int) -> str | None:
+    minimum = {PHQ9: min_phq9, MADRS: min_madrs}.get(s.baseline_instrument or "")
+    if minimum is None or not is_strict_int(s.baseline_score) or s.baseline_score >= minimum:
+        return None
+    return (
+        f"Baseline severity must be at least moderate: {s.baseline_instrument} >= {minimum} "
+        f"is required; {s.baseline_score} recorded."
+    )
+
+
+def screen(
+    s: Screening, *, min_phq9: int = MIN_BASELINE_PHQ9, min_madrs: int = MIN_BASELINE_MADRS
+) -> EligibilityResult:
     """Check every criterion and contraindication, naming each one that is not met."""
     unmet: dict[str, list[str]] = {}
     trials = s.failed_antidepressant_trials
@@ -161,6 +178,10 @@ def screen(s: Screening) -> EligibilityResult:
     baseline = _baseline_problem(s)
     if baseline is not None:
         unmet[BASELINE_PATH] = [baseline]
+    else:
+        severity = _severity_problem(s, min_phq9=min_phq9, min_madrs=min_madrs)
+        if severity is not None:
+            unmet[BASELINE_SEVERITY_PATH] = [severity]
     if not s.medical_clearance:
         unmet[CLEARANCE_PATH] = ["Medical clearance for both ketamine and TMS is required."]
     if not s.cardiovascular_assessment:

@@ -12,17 +12,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
+from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
+from clinical import outcomes
 from clinical._checks import is_strict_int, require_aware
 from clinical.asrm import AsrmScore
 from clinical.calendar import MAINTENANCE_GRACE_DAYS
 from clinical.errors import InvalidInput
-from clinical.outcomes import RESPONSE_REDUCTION, change_from_baseline, is_relapse
+from clinical.outcomes import RESPONSE_REDUCTION, change_from_baseline
 from clinical.phq9 import Phq9Score
 from clinical.symptoms import SEVERE, SymptomReport, severe_symptoms
 
-RULES_VERSION = "rules-1"
+# Second version (December 2026): safety floors, relapse confirmed on a second total, worsening
+# against the baseline too, item 9 skipped judged by the total, live vitals. Stored flags and
+# escalations keep the version they were made under.
+RULES_VERSION = "rules-2"
 
 SUICIDALITY = "suicidality"
 MANIA = "mania"
@@ -33,6 +39,10 @@ ADVERSE_EVENT = "adverse_event"
 HYPERTENSION = "hypertension"
 SAFETY_ITEM_UNANSWERED = "safety_item_unanswered"
 MAINTENANCE_OVERDUE = "maintenance_overdue"
+VITAL_SIGNS = "vital_signs"
+RESPIRATORY = "respiratory"
+VITALS_OVERDUE = "vitals_overdue"
+ACUTE_SESSION_MISSED = "acute_session_missed"
 KINDS: tuple[str, ...] = (
     SUICIDALITY,
     MANIA,
@@ -43,7 +53,14 @@ KINDS: tuple[str, ...] = (
     HYPERTENSION,
     SAFETY_ITEM_UNANSWERED,
     MAINTENANCE_OVERDUE,
+    VITAL_SIGNS,
+    RESPIRATORY,
+    VITALS_OVERDUE,
+    ACUTE_SESSION_MISSED,
 )
+
+# The one-question re-ask after a skipped item 9 is open this long.
+ITEM9_REASK_HOURS = 24
 
 URGENT = "urgent"
 HIGH = "high"
@@ -68,19 +85,36 @@ def _bounds(low: int, high: int) -> dict[str, Any]:
 class EscalationRules:
     """Every escalation threshold; defaults are the product's, clinics may override any."""
 
-    item9_urgent: int = field(default=2, metadata=_bounds(1, 3))
-    item9_high: int = field(default=1, metadata=_bounds(1, 3))
-    item9_with_total_urgent_total: int = field(default=20, metadata=_bounds(0, 27))
-    suicidal_thoughts_urgent: int = field(default=2, metadata=_bounds(1, 3))
-    suicidal_thoughts_high: int = field(default=1, metadata=_bounds(1, 3))
-    asrm_cutoff: int = field(default=6, metadata=_bounds(1, 20))
+    # Bounds are the safety floors: a clinic may be stricter than the default, never looser.
+    # Item 9 >= 1 is always at least high and >= 2 always urgent; the same for suicidal_thoughts.
+    item9_urgent: int = field(default=2, metadata=_bounds(1, 2))
+    item9_high: int = field(default=1, metadata=_bounds(1, 1))
+    item9_with_total_urgent_total: int = field(default=20, metadata=_bounds(0, 20))
+    suicidal_thoughts_urgent: int = field(default=2, metadata=_bounds(1, 2))
+    suicidal_thoughts_high: int = field(default=1, metadata=_bounds(1, 1))
+    asrm_cutoff: int = field(default=6, metadata=_bounds(1, 6))
     severe_depression_total: int = field(default=20, metadata=_bounds(1, 27))
     worsening_points: int = field(default=5, metadata=_bounds(1, 27))
     relapse_min_total: int = field(default=10, metadata=_bounds(1, 27))
-    systolic_limit: int = field(default=180, metadata=_bounds(90, 300))
-    diastolic_limit: int = field(default=110, metadata=_bounds(50, 200))
+    systolic_limit: int = field(default=180, metadata=_bounds(90, 180))
+    diastolic_limit: int = field(default=110, metadata=_bounds(50, 110))
     maintenance_grace_days: int = field(default=MAINTENANCE_GRACE_DAYS, metadata=_bounds(0, 28))
     adverse_symptom_level: int = field(default=SEVERE, metadata=_bounds(1, 3))
+    # Live monitoring (rules-2). Pre-dose care threshold: the esketamine label's 140/90.
+    pre_dose_warn_systolic: int = field(default=140, metadata=_bounds(90, 140))
+    pre_dose_warn_diastolic: int = field(default=90, metadata=_bounds(50, 90))
+    heart_rate_low: int = field(default=50, metadata=_bounds(50, 80))
+    heart_rate_high: int = field(default=120, metadata=_bounds(80, 120))
+    spo2_low: int = field(default=92, metadata=_bounds(92, 99))
+    # Readings every 15 minutes (seed) plus 5 minutes' grace before the clinician is texted.
+    vitals_overdue_minutes: int = field(default=20, metadata=_bounds(5, 20))
+    # The acute pace is 3 a week: more than this many days without a session breaks it.
+    acute_gap_days: int = field(default=4, metadata=_bounds(1, 4))
+    # Item 9 skipped: high when the total reaches this, or the re-ask goes unanswered.
+    item9_skipped_high_total: int = field(default=15, metadata=_bounds(0, 15))
+    # Eligibility: baseline severity at least moderate (a clinic may require more).
+    eligibility_min_phq9: int = field(default=10, metadata=_bounds(10, 27))
+    eligibility_min_madrs: int = field(default=20, metadata=_bounds(20, 60))
 
     def __post_init__(self) -> None:
         errors = _check_rules({f.name: getattr(self, f.name) for f in fields(self)})
@@ -117,7 +151,10 @@ def _check_rules(values: Mapping[str, object]) -> dict[str, list[str]]:
         low, high = f.metadata["bounds"]
         value = values.get(f.name)
         if not is_strict_int(value) or not low <= value <= high:
-            errors[f.name] = [f"Must be an integer from {low} to {high}."]
+            errors[f.name] = [
+                f"Must be an integer from {low} to {high} (the default is {f.default}; "
+                "safety floors allow stricter settings only)."
+            ]
     pairs = (("item9_high", "item9_urgent"), ("suicidal_thoughts_high", "suicidal_thoughts_urgent"))
     for lower, upper in pairs:
         a, b = values.get(lower), values.get(upper)
@@ -157,6 +194,7 @@ class VitalsReading:
     systolic: int
     diastolic: int
     heart_rate: int | None = None
+    spo2: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -165,6 +203,7 @@ class VitalsReading:
             "systolic": self.systolic,
             "diastolic": self.diastolic,
             "heart_rate": self.heart_rate,
+            "spo2": self.spo2,
         }
 
 
@@ -199,10 +238,14 @@ def phq9_flags(
     *,
     previous_total: int | None,
     baseline: int | None,
-    ever_responded: bool,
+    relapse: str = outcomes.RELAPSE_NONE,
     rules: EscalationRules = DEFAULTS,
 ) -> list[Flag]:
-    """Flags from one scored PHQ-9; `ever_responded` refers to check-ins before this one."""
+    """Flags from one scored PHQ-9 (rules-2).
+
+    `baseline` is the PHQ-9 baseline to measure worsening against (None for a pre-treatment
+    check-in, which is itself a baseline); `relapse` is outcomes.relapse_status() of this total.
+    """
     flags: list[Flag] = []
     item9, total = score.item9, score.total
 
@@ -227,29 +270,88 @@ def phq9_flags(
         rule = f"phq9.total>={rules.severe_depression_total}"
         flags.append(Flag(SEVERE_DEPRESSION, HIGH, rule, evidence()))
 
-    if previous_total is not None and total - previous_total >= rules.worsening_points:
-        rise = evidence(previous_total=previous_total, rise=total - previous_total)
-        flags.append(Flag(WORSENING, ROUTINE, f"phq9.rise>={rules.worsening_points}", rise))
+    base = outcomes.Baseline(
+        score=baseline,
+        source=None,
+        at=None,
+        reason=None if baseline is not None else outcomes.NO_PHQ9_BASELINE,
+    )
+    worse = outcomes.worsening(
+        baseline=base, previous_total=previous_total, total=total, points=rules.worsening_points
+    )
+    if worse is not None:
+        rise = evidence(
+            previous_total=previous_total,
+            baseline=baseline,
+            rise=total - previous_total if previous_total is not None else None,
+            against=list(worse.against),
+            definition=worse.version,
+        )
+        rule = "|".join(f"phq9.total>={name}+{rules.worsening_points}" for name in worse.against)
+        flags.append(Flag(WORSENING, ROUTINE, rule, rise))
 
-    if is_relapse(
-        baseline=baseline,
-        total=total,
-        responded_before=ever_responded,
-        min_total=rules.relapse_min_total,
-    ):
+    if relapse != outcomes.RELAPSE_NONE:
         change = change_from_baseline(baseline=baseline, current=total)
-        relapse = evidence(
+        relapse_evidence = evidence(
             baseline=baseline,
             change=change.as_dict() if change is not None else None,
             ever_responded=True,
+            relapse_status=relapse,
+            definition=outcomes.RELAPSE_VERSION,
         )
         percent = round(RESPONSE_REDUCTION * 100)
-        rule = f"phq9.relapse:total>={rules.relapse_min_total}&reduction<{percent}%"
-        flags.append(Flag(RELAPSE, HIGH, rule, relapse))
+        # One bad total opens a re-check (routine); the second in a row confirms it (high).
+        confirmed = relapse == outcomes.RELAPSE_CONFIRMED
+        rule = f"phq9.relapse.{relapse}:total>={rules.relapse_min_total}&reduction<{percent}%"
+        flags.append(Flag(RELAPSE, HIGH if confirmed else ROUTINE, rule, relapse_evidence))
 
     if item9 is None:
-        flags.append(Flag(SAFETY_ITEM_UNANSWERED, ROUTINE, "phq9.item9_skipped", evidence()))
+        # The patient may be withholding: a high total makes the silence more worrying.
+        high = total >= rules.item9_skipped_high_total
+        rule = "phq9.item9_skipped" + (f"&total>={rules.item9_skipped_high_total}" if high else "")
+        flags.append(Flag(SAFETY_ITEM_UNANSWERED, HIGH if high else ROUTINE, rule, evidence()))
     return highest_per_kind(flags)
+
+
+def item9_reask_flags(
+    *, item9: int, original_total: int, rules: EscalationRules = DEFAULTS
+) -> list[Flag]:
+    """Suicidality flags from item 9 answered alone (the re-ask after a skipped item 9).
+
+    Judged as item 9 of the original check-in: its total (prorated without item 9) decides
+    the "item 9 >= 1 with total >= 20" row.
+    """
+    evidence = {
+        "instrument": "PHQ-9 item 9",
+        "item9": item9,
+        "original_total": original_total,
+        "rules_version": RULES_VERSION,
+    }
+    if item9 >= rules.item9_urgent:
+        return [Flag(SUICIDALITY, URGENT, f"phq9.item9>={rules.item9_urgent}", evidence)]
+    if item9 >= rules.item9_high and original_total >= rules.item9_with_total_urgent_total:
+        rule = f"phq9.item9>={rules.item9_high}&total>={rules.item9_with_total_urgent_total}"
+        return [Flag(SUICIDALITY, URGENT, rule, evidence)]
+    if item9 >= rules.item9_high:
+        return [Flag(SUICIDALITY, HIGH, f"phq9.item9>={rules.item9_high}", evidence)]
+    return []
+
+
+def item9_reask_unanswered(
+    *, asked_at: datetime, now: datetime, rules: EscalationRules = DEFAULTS
+) -> Flag | None:
+    """High safety_item_unanswered once the one-question re-ask has waited its window."""
+    require_aware("asked_at", asked_at)
+    require_aware("now", now)
+    window = timedelta(hours=ITEM9_REASK_HOURS)
+    if now < asked_at + window:
+        return None
+    evidence = {
+        "asked_at": asked_at.isoformat(),
+        "window_hours": ITEM9_REASK_HOURS,
+        "rules_version": RULES_VERSION,
+    }
+    return Flag(SAFETY_ITEM_UNANSWERED, HIGH, "phq9.item9_reask_unanswered", evidence)
 
 
 def asrm_flags(score: AsrmScore, *, bipolar: bool, rules: EscalationRules = DEFAULTS) -> list[Flag]:
@@ -308,27 +410,250 @@ def symptom_report_flags(
     return highest_per_kind(flags)
 
 
+def _hypertensive(r: VitalsReading, rules: EscalationRules) -> bool:
+    return r.systolic >= rules.systolic_limit or r.diastolic >= rules.diastolic_limit
+
+
+def _heart_rate_off(r: VitalsReading, rules: EscalationRules) -> bool:
+    return r.heart_rate is not None and (
+        r.heart_rate < rules.heart_rate_low or r.heart_rate > rules.heart_rate_high
+    )
+
+
+def _desaturated(r: VitalsReading, rules: EscalationRules) -> bool:
+    return r.spo2 is not None and r.spo2 < rules.spo2_low
+
+
 def vitals_flags(
     readings: Sequence[VitalsReading], rules: EscalationRules = DEFAULTS
 ) -> list[Flag]:
-    """Hypertension flag (urgent) listing every reading at or above either limit."""
-    offending = [
-        r
-        for r in readings
-        if r.systolic >= rules.systolic_limit or r.diastolic >= rules.diastolic_limit
-    ]
-    if not offending:
+    """Flags from session readings: hypertension (urgent), vital_signs (high), respiratory (urgent).
+
+    Each flag lists every reading past its limit. Used for a back-filled session (all readings
+    at once) and for one live reading as it arrives (a list of one).
+    """
+    flags: list[Flag] = []
+    offending = [r for r in readings if _hypertensive(r, rules)]
+    if offending:
+        evidence = {
+            "readings": [r.as_dict() for r in offending],
+            "systolic_limit": rules.systolic_limit,
+            "diastolic_limit": rules.diastolic_limit,
+            "max_systolic": max(r.systolic for r in offending),
+            "max_diastolic": max(r.diastolic for r in offending),
+            "rules_version": RULES_VERSION,
+        }
+        rule = f"vitals.systolic>={rules.systolic_limit}|diastolic>={rules.diastolic_limit}"
+        flags.append(Flag(HYPERTENSION, URGENT, rule, evidence))
+    pulse = [r for r in readings if _heart_rate_off(r, rules)]
+    if pulse:
+        evidence = {
+            "readings": [r.as_dict() for r in pulse],
+            "heart_rate_low": rules.heart_rate_low,
+            "heart_rate_high": rules.heart_rate_high,
+            "rules_version": RULES_VERSION,
+        }
+        rule = f"vitals.heart_rate<{rules.heart_rate_low}|heart_rate>{rules.heart_rate_high}"
+        flags.append(Flag(VITAL_SIGNS, HIGH, rule, evidence))
+    oxygen = [r for r in readings if _desaturated(r, rules)]
+    if oxygen:
+        evidence = {
+            "readings": [r.as_dict() for r in oxygen],
+            "spo2_low": rules.spo2_low,
+            "min_spo2": min(r.spo2 for r in oxygen if r.spo2 is not None),
+            "rules_version": RULES_VERSION,
+        }
+        flags.append(Flag(RESPIRATORY, URGENT, f"vitals.spo2<{rules.spo2_low}", evidence))
+    return highest_per_kind(flags)
+
+
+PRE_DOSE_BLOOD_PRESSURE = "pre_dose_blood_pressure"
+
+
+def pre_dose_warnings(
+    readings: Sequence[VitalsReading], *, started_at: datetime, rules: EscalationRules = DEFAULTS
+) -> list[dict[str, Any]]:
+    """Warnings for readings taken at or before the start that reach the pre-dose care limit.
+
+    The esketamine label asks for care above about 140/90 before dosing: the clinician weighs
+    the risk (a warning, not a block). At the hypertension limit vitals_flags() pages instead.
+    """
+    require_aware("started_at", started_at)
+    warnings: list[dict[str, Any]] = []
+    for r in readings:
+        if r.at > started_at or _hypertensive(r, rules):
+            continue
+        if (
+            r.systolic >= rules.pre_dose_warn_systolic
+            or r.diastolic >= rules.pre_dose_warn_diastolic
+        ):
+            warnings.append(
+                {
+                    "code": PRE_DOSE_BLOOD_PRESSURE,
+                    "at": r.at.isoformat(),
+                    "detail": (
+                        "Pre-dose blood pressure at or above "
+                        f"{rules.pre_dose_warn_systolic}/{rules.pre_dose_warn_diastolic}: "
+                        "weigh the risk before dosing."
+                    ),
+                    "rules_version": RULES_VERSION,
+                }
+            )
+    return warnings
+
+
+# --- Deviations from the protocol: recorded, never blocked -----------------------------------
+
+DEVIATIONS_VERSION = "deviations-1"
+VITALS_GAP = "vitals_gap"
+DOSE_OFF_PROTOCOL = "dose_off_protocol"
+INFUSION_DURATION = "infusion_duration"
+DEVIATION_KINDS: tuple[str, ...] = (VITALS_GAP, DOSE_OFF_PROTOCOL, INFUSION_DURATION)
+# Seed: blood pressure and heart rate every 15 minutes during the infusion.
+VITALS_INTERVAL = timedelta(minutes=15)
+PROTOCOL_DOSE = Decimal("0.5")
+DOSE_TOLERANCE = Decimal("0.1")  # +- 10 % of 0.5 mg/kg
+# The seed gives both 20-minute and 40-60-minute infusions: the span of the two is accepted.
+INFUSION_MIN_MINUTES = 20
+INFUSION_MAX_MINUTES = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Deviation:
+    """One departure from the protocol, with what was seen."""
+
+    kind: str
+    detail: dict[str, Any]
+    version: str = DEVIATIONS_VERSION
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"kind": self.kind, "detail": self.detail, "version": self.version}
+
+
+def _vitals_gaps(
+    started_at: datetime, infusion_minutes: int | None, readings: Sequence[VitalsReading]
+) -> list[dict[str, Any]]:
+    """Stretches of the infusion longer than VITALS_INTERVAL without a reading.
+
+    The stretch is measured from the last reading at or before the start (else the start
+    itself) through every reading inside the infusion to the first reading at or after its end
+    (else the end itself).
+    """
+    if infusion_minutes is None or infusion_minutes <= 0:
         return []
+    end = started_at + timedelta(minutes=infusion_minutes)
+    times = sorted(r.at for r in readings)
+    before = [t for t in times if t <= started_at]
+    after = [t for t in times if t >= end]
+    points = [
+        before[-1] if before else started_at,
+        *(t for t in times if started_at < t < end),
+        after[0] if after else end,
+    ]
+    return [
+        {"from": a.isoformat(), "to": b.isoformat(), "minutes": (b - a).total_seconds() / 60}
+        for a, b in pairwise(points)
+        if b - a > VITALS_INTERVAL
+    ]
+
+
+def session_deviations(
+    *,
+    started_at: datetime,
+    ketamine_mg_per_kg: float | None,
+    ketamine_infusion_minutes: int | None,
+    readings: Sequence[VitalsReading],
+) -> list[Deviation]:
+    """The session's vitals_gap, dose_off_protocol and infusion_duration deviations."""
+    require_aware("started_at", started_at)
+    found: list[Deviation] = []
+    gaps = _vitals_gaps(started_at, ketamine_infusion_minutes, readings)
+    if gaps:
+        found.append(
+            Deviation(VITALS_GAP, {"gaps": gaps, "max_minutes": VITALS_INTERVAL.seconds // 60})
+        )
+    if ketamine_mg_per_kg is not None:
+        dose = Decimal(str(ketamine_mg_per_kg))
+        if abs(dose - PROTOCOL_DOSE) > PROTOCOL_DOSE * DOSE_TOLERANCE:
+            found.append(
+                Deviation(
+                    DOSE_OFF_PROTOCOL,
+                    {"mg_per_kg": ketamine_mg_per_kg, "protocol": 0.5, "tolerance_percent": 10},
+                )
+            )
+    if ketamine_infusion_minutes is not None and not (
+        INFUSION_MIN_MINUTES <= ketamine_infusion_minutes <= INFUSION_MAX_MINUTES
+    ):
+        found.append(
+            Deviation(
+                INFUSION_DURATION,
+                {
+                    "minutes": ketamine_infusion_minutes,
+                    "min": INFUSION_MIN_MINUTES,
+                    "max": INFUSION_MAX_MINUTES,
+                },
+            )
+        )
+    return found
+
+
+# --- Timers: live readings, the acute pace -----------------------------------------------------
+
+
+def reading_due_since(
+    *,
+    started_at: datetime,
+    last_reading_at: datetime | None,
+    now: datetime,
+    rules: EscalationRules = DEFAULTS,
+) -> datetime | None:
+    """The time the next reading fell due, once it is overdue (more than the limit old).
+
+    A live session's last reading (or its start, before any) older than
+    `vitals_overdue_minutes` means a reading is due; None while it is not.
+    """
+    require_aware("started_at", started_at)
+    require_aware("now", now)
+    anchor = max(started_at, last_reading_at) if last_reading_at is not None else started_at
+    if now - anchor > timedelta(minutes=rules.vitals_overdue_minutes):
+        return anchor + VITALS_INTERVAL
+    return None
+
+
+def vitals_overdue_flag(
+    *, session_id: int, anchor: datetime, now: datetime, rules: EscalationRules = DEFAULTS
+) -> Flag:
+    """Routine vitals_overdue inbox item for a live session whose reading is late."""
     evidence = {
-        "readings": [r.as_dict() for r in offending],
-        "systolic_limit": rules.systolic_limit,
-        "diastolic_limit": rules.diastolic_limit,
-        "max_systolic": max(r.systolic for r in offending),
-        "max_diastolic": max(r.diastolic for r in offending),
+        "session_id": session_id,
+        "last_reading_or_start": anchor.isoformat(),
+        "minutes_since": int((now - anchor).total_seconds() // 60),
+        "limit_minutes": rules.vitals_overdue_minutes,
         "rules_version": RULES_VERSION,
     }
-    rule = f"vitals.systolic>={rules.systolic_limit}|diastolic>={rules.diastolic_limit}"
-    return [Flag(HYPERTENSION, URGENT, rule, evidence)]
+    return Flag(
+        VITALS_OVERDUE, ROUTINE, f"vitals.last_reading>{rules.vitals_overdue_minutes}min", evidence
+    )
+
+
+def acute_session_missed(
+    *, last_session_at: datetime, now: datetime, rules: EscalationRules = DEFAULTS
+) -> Flag | None:
+    """Routine flag when an acute-phase patient has gone more than acute_gap_days without one."""
+    require_aware("last_session_at", last_session_at)
+    require_aware("now", now)
+    if now - last_session_at <= timedelta(days=rules.acute_gap_days):
+        return None
+    evidence = {
+        "last_session_at": last_session_at.isoformat(),
+        "gap_days_limit": rules.acute_gap_days,
+        "days_since": (now - last_session_at).days,
+        "rules_version": RULES_VERSION,
+    }
+    return Flag(
+        ACUTE_SESSION_MISSED, ROUTINE, f"acute.no_session>{rules.acute_gap_days}d", evidence
+    )
 
 
 def maintenance_overdue(

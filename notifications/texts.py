@@ -184,3 +184,12 @@ def nobody_pageable() -> str:
         f"{BRAND}: nobody at your clinic can receive urgent pages by text any more. "
         "Open the Tandem inbox and arrange cover now."
     )
+
+
+# --- Live session monitoring (rules-2) -----------------------------------------------------
+# To the clinician who opened a live session: no patient, no reading, no value.
+
+
+def reading_due() -> str:
+    """A live session's last reading is more than 20 minutes old."""
+    return f"{BRAND}: a reading is due in a session you are running. Open Tandem to record it."

@@ -10,7 +10,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from services import escalations, maintenance, schedule
+from services import clinical_timers, escalations, maintenance, schedule
 from services.runtime import Runtime
 
 log = logging.getLogger("tandem.scheduler")
@@ -21,6 +21,7 @@ ESCALATION_TIMEOUTS = "escalation-timeouts"
 DUE_REMINDERS = "due-reminders"
 OVERDUE_MAINTENANCE = "overdue-maintenance"
 MISSED_TASKS = "missed-tasks"
+CLINICAL_TIMERS = "clinical-timers"
 
 
 def _job(name: str, work: Callable[[], Any]) -> Callable[[], None]:
@@ -49,6 +50,8 @@ def job_table(rt: Runtime) -> list[tuple[str, Callable[[], Any], dict[str, int]]
         (DUE_REMINDERS, lambda: schedule.drain_due_reminders(rt), {"seconds": 60}),
         (MISSED_TASKS, lambda: schedule.mark_missed(rt), {"minutes": 5}),
         (OVERDUE_MAINTENANCE, lambda: schedule.check_overdue_maintenance(rt), {"minutes": 15}),
+        # A live reading is late after 20 minutes: a minute's resolution keeps the text timely.
+        (CLINICAL_TIMERS, lambda: clinical_timers.run_clinical_timers(rt), {"seconds": 60}),
     ]
 
 

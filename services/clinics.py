@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clinical.errors import InvalidInput
+from clinical.rules import EscalationRules
 from services import audit
-from services.errors import Conflict, NotFound
+from services.errors import Conflict, Invalid, NotFound
 from services.passwords import hash_secret
 from store.models import Clinic, User
 
@@ -22,15 +24,37 @@ DEFAULT_POLICY: dict[str, Any] = {
 }
 
 
+# Safety floors (rules-2): the next tier is paged within these, and the chain runs at least once.
+MAX_ACK_TIMEOUT_SECONDS = {"urgent": 900, "high": 3600}
+MIN_REPEAT = 1
+
+
+def checked_rules(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Rule settings as stored: only those given, each within its safety floor (422 otherwise)."""
+    try:
+        EscalationRules.from_mapping(settings, path="escalation_rules")
+    except InvalidInput as error:
+        raise Invalid(error.errors) from None
+    return dict(settings)
+
+
+def _floored_timeouts(stored: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {**DEFAULT_POLICY["ack_timeout_seconds"], **stored}
+    # Policies saved before the floors existed are held to them too.
+    for priority, ceiling in MAX_ACK_TIMEOUT_SECONDS.items():
+        value = merged.get(priority)
+        if isinstance(value, int) and value > ceiling:
+            merged[priority] = ceiling
+    return merged
+
+
 def effective_policy(stored: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The clinic's policy with defaults filling every gap."""
+    """The clinic's policy with defaults filling every gap (and safety floors holding)."""
     stored = stored or {}
+    repeat = stored.get("repeat", DEFAULT_POLICY["repeat"])
     policy = {
-        "ack_timeout_seconds": {
-            **DEFAULT_POLICY["ack_timeout_seconds"],
-            **stored.get("ack_timeout_seconds", {}),
-        },
-        "repeat": stored.get("repeat", DEFAULT_POLICY["repeat"]),
+        "ack_timeout_seconds": _floored_timeouts(stored.get("ack_timeout_seconds", {})),
+        "repeat": max(repeat, MIN_REPEAT) if isinstance(repeat, int) else repeat,
         "quiet_hours": {**DEFAULT_POLICY["quiet_hours"], **stored.get("quiet_hours", {})},
         "fallback_phone": stored.get("fallback_phone"),
     }
@@ -56,9 +80,14 @@ def create_clinic(
     timezone: str,
     policy: Mapping[str, Any] | None,
     now: datetime,
+    rules: Mapping[str, Any] | None = None,
 ) -> Clinic:
     clinic = Clinic(
-        name=name, timezone=timezone, escalation_policy=dict(policy or {}), created_at=now
+        name=name,
+        timezone=timezone,
+        escalation_policy=dict(policy or {}),
+        escalation_rules=checked_rules(rules or {}),
+        created_at=now,
     )
     session.add(clinic)
     session.flush()
@@ -90,9 +119,13 @@ def update_clinic(
     name: str | None = None,
     timezone: str | None = None,
     policy: Mapping[str, Any] | None = None,
+    rules: Mapping[str, Any] | None = None,
 ) -> Clinic:
-    """Change a clinic; a policy given is merged over the stored one."""
+    """Change a clinic; a policy or rule settings given are merged over the stored ones."""
     clinic = get_clinic(session, clinic_id=clinic_id)
+    if rules is not None:
+        # Checked before anything changes: a refused setting leaves the clinic as it was.
+        clinic.escalation_rules = checked_rules({**(clinic.escalation_rules or {}), **rules})
     if name is not None:
         clinic.name = name
     if timezone is not None:
@@ -106,7 +139,9 @@ def update_clinic(
                 merged[key] = value
         clinic.escalation_policy = merged
     changed = [
-        k for k, v in (("name", name), ("timezone", timezone), ("policy", policy)) if v is not None
+        k
+        for k, v in (("name", name), ("timezone", timezone), ("policy", policy), ("rules", rules))
+        if v is not None
     ]
     audit.record(
         session,

@@ -120,3 +120,69 @@ def latest_symptom_report(session: Session, *, patient_id: int) -> SymptomReport
         .order_by(SymptomReportRecord.answered_at.desc(), SymptomReportRecord.id.desc())
         .limit(1)
     ).first()
+
+
+# --- Outcome definitions v2 -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    """A patient's PHQ-9 history read for the v2 definitions: points, first session, baseline."""
+
+    points: list[outcomes.Phq9Point]
+    first_session_at: datetime | None
+    baseline: outcomes.Baseline
+
+
+def first_session_at(session: Session, *, patient_id: int) -> datetime | None:
+    """When the patient's first treatment session started (None before any)."""
+    from store.schedule import TreatmentSession
+
+    started: datetime | None = session.scalar(
+        select(func.min(TreatmentSession.started_at)).where(
+            TreatmentSession.patient_id == patient_id
+        )
+    )
+    return started
+
+
+def _screening(profile: PatientProfile) -> tuple[str | None, int | None]:
+    # baseline_phq9 is the screening's PHQ-9 score (None for a MADRS screening).
+    if profile.baseline_phq9 is not None:
+        return "PHQ-9", profile.baseline_phq9
+    return profile.baseline_instrument, None
+
+
+def course(
+    session: Session,
+    *,
+    profile: PatientProfile,
+    before: datetime | None = None,
+    extra: Sequence[outcomes.Phq9Point] = (),
+) -> Course:
+    """The patient's check-ins (answered up to `before`, plus `extra`) and their v2 baseline."""
+    query = select(Phq9Checkin.answered_at, Phq9Checkin.total).where(
+        Phq9Checkin.patient_id == profile.user_id
+    )
+    if before is not None:
+        query = query.where(Phq9Checkin.answered_at <= before)
+    rows = session.execute(query.order_by(Phq9Checkin.answered_at, Phq9Checkin.id)).all()
+    points = [outcomes.Phq9Point(at=row[0], total=row[1]) for row in rows] + list(extra)
+    started = first_session_at(session, patient_id=profile.user_id)
+    instrument, score = _screening(profile)
+    baseline = outcomes.select_baseline(
+        checkins=points,
+        first_session_at=started,
+        screening_instrument=instrument,
+        screening_score=score,
+    )
+    return Course(points=points, first_session_at=started, baseline=baseline)
+
+
+def course_summary(session: Session, *, profile: PatientProfile) -> outcomes.CourseOutcome:
+    """The patient's v2 outcome over every check-in."""
+    current = course(session, profile=profile)
+    totals = outcomes.post_treatment_totals(
+        current.points, first_session_at=current.first_session_at
+    )
+    return outcomes.summarize_course(baseline=current.baseline, totals=totals)

@@ -10,21 +10,23 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from clinical import calendar, eligibility
+from clinical import calendar, eligibility, rules
 from notifications import texts
 from notifications.outbox import enqueue_sms
-from services import audit, schedule
+from services import audit, escalations, schedule
 from services.auth import new_activation_code
 from services.clinics import ensure_unique_contact
 from services.errors import Invalid, NotFound
 from services.pagination import Page, paginate
-from store.models import EligibilityScreening, PatientProfile, User
+from store.models import Clinic, EligibilityScreening, PatientProfile, User
 
 ACTIVATION_PURPOSE = "activation"
 SCREENING_VERSION = "eligibility-1"
 PHASES = ("acute", "maintenance", "follow_up", "completed")
 # Changes that move the calendar: the interval, the phase, reminder times (zone), ASRM tasks.
-REPLAN_FIELDS = frozenset({"maintenance_interval_days", "phase", "timezone", "bipolar"})
+REPLAN_FIELDS = frozenset(
+    {"maintenance_interval_days", "phase", "timezone", "bipolar", "acute_target_sessions"}
+)
 
 
 def _care_team(session: Session, *, clinic_id: int, ids: Sequence[int]) -> list[User]:
@@ -80,7 +82,13 @@ def enroll_patient(
     if requested_clinic is not None and requested_clinic != clinic_id:
         raise NotFound("No such clinic.")
     screening = screening_from(data["screening"])
-    result = eligibility.screen(screening)
+    clinic = session.get(Clinic, clinic_id)
+    thresholds = escalations.clinic_rules(clinic) if clinic is not None else rules.DEFAULTS
+    result = eligibility.screen(
+        screening,
+        min_phq9=thresholds.eligibility_min_phq9,
+        min_madrs=thresholds.eligibility_min_madrs,
+    )
     record = EligibilityScreening(
         clinic_id=clinic_id,
         screened_by=clinician.id,
@@ -129,6 +137,7 @@ def enroll_patient(
         weight_kg=data["weight_kg"],
         phase="acute",
         maintenance_interval_days=data.get("maintenance_interval_days", 3),
+        acute_target_sessions=data.get("acute_target_sessions", calendar.ACUTE_MIN_SESSIONS),
         status="enrolled",
         enrolled_at=now,
         enrolled_by=clinician.id,
@@ -150,6 +159,7 @@ def enroll_patient(
     )
     session.flush()
     schedule.replan_patient(session, patient=profile, now=now)
+    schedule.open_pre_treatment_task(session, patient=profile, now=now)
     audit.record(
         session,
         actor=clinician,
@@ -224,7 +234,16 @@ def update_patient(
         )
     if "maintenance_interval_days" in changes:
         calendar.validate_interval(changes["maintenance_interval_days"])
-    for field in ("maintenance_interval_days", "timezone", "bipolar", "weight_kg", "name"):
+    if "acute_target_sessions" in changes:
+        calendar.validate_acute_target_sessions(changes["acute_target_sessions"])
+    for field in (
+        "maintenance_interval_days",
+        "acute_target_sessions",
+        "timezone",
+        "bipolar",
+        "weight_kg",
+        "name",
+    ):
         if field in changes:
             if field == "name":
                 profile.user.name = changes[field]

@@ -38,11 +38,28 @@ MISSED = "missed"
 CANCELLED = "cancelled"
 
 REMINDER_PURPOSE = "reminder"
+# PHQ-9 item 9 asked alone, after a check-in skipped it (rules-2); answered at
+# POST /api/v1/checkins/phq9-item9.
+TASK_ITEM9 = "phq9_item9"
+# Tasks the rules open outside the calendar's plan; re-planning leaves them alone.
+RECHECK_PREFIX = "relapse_recheck:"
+ITEM9_PREFIX = "item9_reask:"
+# The pre-treatment PHQ-9: open from enrolment until the first session starts.
+PRE_TREATMENT_KEY = "pre_treatment:phq9"
+PRE_TREATMENT_OPEN = timedelta(days=90)
+ADHOC_PREFIXES = (RECHECK_PREFIX, ITEM9_PREFIX, PRE_TREATMENT_KEY)
+RECHECK_WINDOW = timedelta(hours=48)
+ITEM9_WINDOW = timedelta(hours=24)
 # What the app asks the patient (GET /me/tasks); a maintenance session is booked with the clinic.
-ANSWERABLE = (calendar.TASK_PHQ9, calendar.TASK_SYMPTOM_REPORT, calendar.TASK_ASRM)
+ANSWERABLE = (calendar.TASK_PHQ9, calendar.TASK_SYMPTOM_REPORT, calendar.TASK_ASRM, TASK_ITEM9)
 # What earns a reminder SMS. The ASRM is asked alongside a PHQ-9 that has its own reminder,
 # so it gets none: one text per thing to do, not one per questionnaire.
-REMINDED = (calendar.TASK_PHQ9, calendar.TASK_SYMPTOM_REPORT, calendar.TASK_MAINTENANCE_SESSION)
+REMINDED = (
+    calendar.TASK_PHQ9,
+    calendar.TASK_SYMPTOM_REPORT,
+    calendar.TASK_MAINTENANCE_SESSION,
+    TASK_ITEM9,
+)
 
 OPENING, NUDGE, NO_MORE = 0, 1, 2
 # A late opening reminder (a scheduler that was down) never has its nudge hard on its heels.
@@ -181,8 +198,17 @@ def replan_patient(session: Session, *, patient: PatientProfile, now: datetime) 
         elif task.status == OPEN:
             _follow_plan(task, planned_task, tz=patient.timezone, quiet=quiet, now=now)
 
+    pre_treatment = existing.get(PRE_TREATMENT_KEY)
+    if pre_treatment is not None and pre_treatment.status == OPEN and records:
+        # Treatment has started: the pre-treatment PHQ-9 can no longer be a baseline.
+        first = records[0].started_at
+        pre_treatment.expires_at = min(pre_treatment.expires_at, first)
+        pre_treatment.remind_at = None
+        pre_treatment.updated_at = now
+        if pre_treatment.expires_at <= now:
+            pre_treatment.status = MISSED
     for key, task in existing.items():
-        if key in wanted or task.status != OPEN:
+        if key in wanted or task.status != OPEN or key.startswith(ADHOC_PREFIXES):
             continue
         fulfilled = task.kind == calendar.TASK_MAINTENANCE_SESSION and bool(maintenance)
         task.status = DONE if fulfilled else CANCELLED
@@ -328,6 +354,63 @@ def _close(task: Task, *, now: datetime) -> None:
     task.completed_at = now
     task.remind_at = None
     task.updated_at = now
+
+
+def open_adhoc_task(
+    session: Session,
+    *,
+    patient: PatientProfile,
+    key: str,
+    kind: str,
+    reason: str,
+    due_at: datetime,
+    window: timedelta,
+    now: datetime,
+    remind: bool = True,
+) -> Task:
+    """Open a task the rules asked for (a relapse re-check, an item 9 re-ask) outside the plan."""
+    clinic = session.get(Clinic, patient.clinic_id)
+    planned = calendar.PlannedTask(key, kind, due_at, due_at + window, None, reason)
+    task = _new_task(patient, key, planned, quiet=quiet_hours(clinic), now=now)
+    if not remind:
+        task.remind_at = None
+    session.add(task)
+    session.flush()
+    return task
+
+
+def open_pre_treatment_task(session: Session, *, patient: PatientProfile, now: datetime) -> Task:
+    """The pre-treatment PHQ-9, asked in the app from enrolment (its baseline).
+
+    No reminder SMS: the activation text is the patient's first message, and a second one the
+    same day would be noise; the task waits in the app until the first session starts.
+    """
+    return open_adhoc_task(
+        session,
+        patient=patient,
+        key=PRE_TREATMENT_KEY,
+        kind=calendar.TASK_PHQ9,
+        reason="PHQ-9 before treatment starts",
+        due_at=patient.enrolled_at,
+        window=PRE_TREATMENT_OPEN,
+        now=now,
+        remind=False,
+    )
+
+
+def close_open_tasks(session: Session, *, patient_id: int, key_prefix: str, now: datetime) -> int:
+    """Mark the patient's open tasks whose key starts with `key_prefix` done (answered)."""
+    result = session.execute(
+        update(Task)
+        .where(
+            Task.patient_id == patient_id,
+            Task.status == OPEN,
+            Task.key.startswith(key_prefix, autoescape=True),
+        )
+        .values(status=DONE, completed_at=now, remind_at=None, updated_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # --- Jobs ---------------------------------------------------------------------------------------

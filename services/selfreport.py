@@ -17,14 +17,10 @@ from sqlalchemy.orm import Session
 
 from clinical import asrm as asrm_scale
 from clinical import crisis, phq9, rules
+from clinical import outcomes as course_outcomes
 from clinical import symptoms as symptom_scale
 from clinical.errors import InvalidInput
-from clinical.outcomes import (
-    ChangeFromBaseline,
-    OutcomeSummary,
-    change_from_baseline,
-    is_response,
-)
+from clinical.outcomes import ChangeFromBaseline, CourseOutcome, change_from_baseline
 from services import escalations, outcomes, schedule
 from services.errors import Forbidden, Invalid, NotFound
 from services.escalations import EscalationRef
@@ -59,7 +55,7 @@ class Phq9Result:
     escalation: EscalationRef | None
     crisis_resources: dict[str, Any] | None
     change: ChangeFromBaseline | None
-    outcome: OutcomeSummary
+    outcome: CourseOutcome
     timezone: str
 
 
@@ -90,7 +86,7 @@ class Standing:
     profile: PatientProfile
     latest_checkin: Phq9Checkin | None
     latest_report: SymptomReportRecord | None
-    outcome: OutcomeSummary
+    outcome: CourseOutcome
     sessions_given: int
     last_session_at: datetime | None
     next_session_due_at: datetime | None
@@ -216,8 +212,9 @@ def submit_phq9(
     score: phq9.Phq9Score = checked["score"]
     mania: asrm_scale.AsrmScore | None = checked["asrm"]
     when: datetime = checked["answered_at"]
-    # Decided from the answers alone, before any rule, store or page can fail.
-    resources = crisis.crisis_resources_for(item9=score.item9)
+    # Decided from the answers alone, before any rule, store or page can fail. A skipped
+    # item 9 gets them too: the patient may be withholding (rules-2).
+    resources = crisis.crisis_resources_for(item9=score.item9, item9_skipped=score.item9 is None)
 
     profile, clinic, prior = _patient_clinic_and_prior(session, patient=patient, before=when)
     _check_session(session, patient_id=profile.user_id, session_id=session_id)
@@ -231,22 +228,36 @@ def submit_phq9(
             now=now,
         )
 
-    first = prior.first if prior.first is not None else score.total
-    baseline = outcomes.baseline_for(profile, first_checkin=first)
-    ever_responded = prior.best is not None and is_response(baseline=baseline, total=prior.best)
+    # Outcome definitions v2: the baseline is the latest PHQ-9 before the first session (this
+    # one too, when it is pre-treatment), else the screening's PHQ-9; never a later check-in.
+    this = course_outcomes.Phq9Point(at=when, total=score.total)
+    history = outcomes.course(session, profile=profile, before=when, extra=[this])
+    baseline = history.baseline
+    started = history.first_session_at
+    post_treatment = started is not None and when >= started
+    earlier = course_outcomes.post_treatment_totals(history.points[:-1], first_session_at=started)
+    relapse = (
+        course_outcomes.relapse_status(baseline=baseline, earlier_totals=earlier, total=score.total)
+        if post_treatment
+        else course_outcomes.RELAPSE_NONE
+    )
     clinic_rules = escalations.clinic_rules(clinic)
     found = rules.phq9_flags(
         score,
         previous_total=prior.previous,
-        baseline=baseline,
-        ever_responded=ever_responded,
+        # A pre-treatment check-in is itself a baseline: worse than it is not "worse than before".
+        baseline=baseline.score if post_treatment else None,
+        relapse=relapse,
         rules=clinic_rules,
     )
     if mania is not None:
         found = rules.highest_per_kind(
             [*found, *rules.asrm_flags(mania, bipolar=profile.bipolar, rules=clinic_rules)]
         )
-    change = change_from_baseline(baseline=baseline, current=score.total)
+    change = change_from_baseline(baseline=baseline.score, current=score.total)
+    summary = course_outcomes.summarize_course(
+        baseline=baseline, totals=[*earlier, score.total] if post_treatment else earlier
+    )
 
     record = Phq9Checkin(
         patient_id=profile.user_id,
@@ -265,6 +276,11 @@ def submit_phq9(
         change_percent=change.percent if change is not None else None,
         instrument_version=(score.version if mania is None else f"{score.version}+{mania.version}"),
         rules_version=rules.RULES_VERSION,
+        outcome={
+            **summary.as_dict(),
+            "baseline_detail": baseline.as_dict(),
+            "post_treatment": post_treatment,
+        },
         task_id=task_id,
         session_id=session_id,
         answered_at=when,
@@ -272,6 +288,32 @@ def submit_phq9(
     )
     session.add(record)
     session.flush()
+    # Any PHQ-9 answers an open relapse re-check; a new bad total opens one.
+    schedule.close_open_tasks(
+        session, patient_id=profile.user_id, key_prefix=schedule.RECHECK_PREFIX, now=now
+    )
+    if relapse == course_outcomes.RELAPSE_RECHECK:
+        schedule.open_adhoc_task(
+            session,
+            patient=profile,
+            key=f"{schedule.RECHECK_PREFIX}{record.id}",
+            kind=PHQ9_TASK,
+            reason="PHQ-9 re-check",
+            due_at=now,
+            window=schedule.RECHECK_WINDOW,
+            now=now,
+        )
+    if score.item9 is None:
+        schedule.open_adhoc_task(
+            session,
+            patient=profile,
+            key=f"{schedule.ITEM9_PREFIX}{record.id}",
+            kind=schedule.TASK_ITEM9,
+            reason="One question asked again",
+            due_at=now,
+            window=schedule.ITEM9_WINDOW,
+            now=now,
+        )
     escalation = _escalate(
         session, profile=profile, flags=found, source_type=PHQ9_SOURCE, source_id=record.id, now=now
     )
@@ -281,9 +323,7 @@ def submit_phq9(
         escalation=escalation,
         crisis_resources=resources,
         change=change,
-        outcome=outcomes.summary_after(
-            baseline=baseline, best_before=prior.best, total=score.total
-        ),
+        outcome=summary,
         timezone=profile.timezone,
     )
 
@@ -427,7 +467,7 @@ def standing(session: Session, *, profile: PatientProfile) -> Standing:
         profile=profile,
         latest_checkin=outcomes.latest_checkin(session, patient_id=profile.user_id),
         latest_report=outcomes.latest_symptom_report(session, patient_id=profile.user_id),
-        outcome=outcomes.summary(session, profile=profile),
+        outcome=outcomes.course_summary(session, profile=profile),
         sessions_given=int(sessions_given or 0),
         last_session_at=last_session_at,
         next_session_due_at=profile.maintenance_due_at,

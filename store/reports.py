@@ -33,6 +33,9 @@ class Phq9Checkin(Base):
     change_percent: Mapped[float | None] = mapped_column(Float)
     instrument_version: Mapped[str] = mapped_column(String(32))
     rules_version: Mapped[str] = mapped_column(String(32))
+    # The outcome this check-in produced (baseline used, response, remission, relapse), with
+    # its definition version; None on records made before outcome definitions v2.
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     task_id: Mapped[int | None] = mapped_column(Integer)
     session_id: Mapped[int | None] = mapped_column(Integer)
     answered_at: Mapped[datetime]
@@ -71,3 +74,20 @@ class SymptomReportRecord(Base):
         Index("ix_symptom_reports_patient_id_id", "patient_id", "id"),
         Index("ix_symptom_reports_patient_answered", "patient_id", "answered_at"),
     )
+
+
+class Item9Answer(Base):
+    """PHQ-9 item 9 answered alone: the one-question re-ask after a check-in skipped it."""
+
+    __tablename__ = "phq9_item9_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.user_id"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    checkin_id: Mapped[int] = mapped_column(ForeignKey("phq9_checkins.id"))
+    task_id: Mapped[int] = mapped_column(Integer, unique=True)
+    item9: Mapped[int] = mapped_column(Integer)
+    flags: Mapped[list[Any]] = mapped_column(JsonType, default=list)
+    rules_version: Mapped[str] = mapped_column(String(32))
+    answered_at: Mapped[datetime]
+    received_at: Mapped[datetime]

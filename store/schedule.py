@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from store.models import Base
+from store.types import JsonType
 
 
 class TreatmentSession(Base):
@@ -23,6 +25,15 @@ class TreatmentSession(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime]
+    # "in_progress" while recorded live (readings arrive one by one), then "completed";
+    # back-filled sessions are completed from the start.
+    status: Mapped[str] = mapped_column(String(16), default="completed", server_default="completed")
+    ended_at: Mapped[datetime | None]
+    # Protocol deviations (recorded, never blocked) and pre-dose warnings, with versions.
+    deviations: Mapped[list[Any] | None] = mapped_column(JsonType)
+    warnings: Mapped[list[Any] | None] = mapped_column(JsonType)
+    # The last reading (or the start) the clinician was already texted about: never twice.
+    vitals_overdue_anchor: Mapped[datetime | None]
 
     vitals: Mapped[list[VitalsReading]] = relationship(
         back_populates="session", order_by="VitalsReading.at"
@@ -43,6 +54,7 @@ class VitalsReading(Base):
     systolic: Mapped[int] = mapped_column(Integer)
     diastolic: Mapped[int] = mapped_column(Integer)
     heart_rate: Mapped[int | None] = mapped_column(Integer)
+    spo2: Mapped[int | None] = mapped_column(Integer)
 
     session: Mapped[TreatmentSession] = relationship(back_populates="vitals")
 
@@ -101,3 +113,18 @@ class MaintenanceOverdueFlag(Base):
     __table_args__ = (
         UniqueConstraint("patient_id", "due_at", name="uq_maintenance_overdue_patient_due"),
     )
+
+
+class ClinicalTimerMark(Base):
+    """A clinical timer fired for this subject (e.g. "acute_missed:<patient>:<last session>").
+
+    Unique per key, so a rerun or a second scheduler never raises the same item twice.
+    """
+
+    __tablename__ = "clinical_timer_marks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.user_id"), index=True)
+    flagged_at: Mapped[datetime]
+    escalation_id: Mapped[int | None] = mapped_column(Integer)

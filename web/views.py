@@ -436,7 +436,7 @@ def patient(patient_id: int) -> Any:
     phq9_svg = charts.phq9_chart(
         checkins=checkins,
         sessions=treatment,
-        baseline=standing.outcome.baseline,
+        baseline=standing.outcome.baseline.score,
         tz=tz,
         nonce=nonce,
         now=g.now,

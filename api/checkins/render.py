@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from clinical.outcomes import OutcomeSummary
+from clinical.outcomes import CourseOutcome
 from services.escalations import EscalationRef
 from services.selfreport import Phq9Result, Standing, SymptomReportResult
 from store.reports import Phq9Checkin, SymptomReportRecord
@@ -31,7 +31,7 @@ def _escalation(ref: EscalationRef | None) -> dict[str, Any] | None:
     return None if ref is None else {"id": ref.id, "kind": ref.kind, "priority": ref.priority}
 
 
-def outcome_out(summary: OutcomeSummary) -> dict[str, Any]:
+def outcome_out(summary: CourseOutcome) -> dict[str, Any]:
     return summary.as_dict()
 
 

@@ -107,14 +107,34 @@ class ChangeFromBaselineOut(Schema):
 
 
 class OutcomeSummaryOut(Schema):
+    """Outcome definitions v2: response/remission are null (with a reason) without an honest
+    baseline of at least 10."""
+
     baseline = fields.Integer(allow_none=True)
+    baseline_source = fields.String(
+        allow_none=True,
+        metadata={"description": "pre_treatment_phq9 | screening_phq9 | null (no PHQ-9 baseline)"},
+    )
+    baseline_reason = fields.String(allow_none=True)
     latest = fields.Integer(allow_none=True)
     change = fields.Nested(ChangeFromBaselineOut, allow_none=True)
-    response = fields.Boolean()
-    remission = fields.Boolean()
+    response = fields.Boolean(allow_none=True)
+    response_reason = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Why response is null: no_phq9_baseline | baseline_below_10 | "
+            "no_post_treatment_phq9"
+        },
+    )
+    remission = fields.Boolean(allow_none=True)
+    remission_reason = fields.String(allow_none=True)
     relapse = fields.Boolean()
+    relapse_status = fields.String(
+        metadata={"description": "none | recheck (one bad total) | confirmed (two in a row)"}
+    )
     ever_responded = fields.Boolean()
     minimal_important_change = fields.Boolean()
+    version = fields.String(metadata={"description": "Outcome definitions version."})
 
 
 CLINICIANS_ONLY = {"description": "Clinicians only: each rule that fired."}

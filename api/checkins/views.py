@@ -32,7 +32,11 @@ def _raw_level(value: object) -> int | None:
     return None
 
 
-SELF_REPORT_PATHS = ("/api/v1/checkins/phq9", "/api/v1/symptom-reports")
+SELF_REPORT_PATHS = (
+    "/api/v1/checkins/phq9",
+    "/api/v1/symptom-reports",
+    "/api/v1/checkins/phq9-item9",
+)
 
 
 def read_crisis_answers() -> None:
@@ -55,6 +59,8 @@ def read_crisis_answers() -> None:
         return
     answers = body.get("answers")
     item9 = _raw_level(answers[8]) if isinstance(answers, list) and len(answers) > 8 else None
+    if item9 is None:
+        item9 = _raw_level(body.get("item9"))  # the one-question re-ask
     resources = crisis.crisis_resources_for(
         item9=item9, suicidal_thoughts=_raw_level(body.get("suicidal_thoughts"))
     )

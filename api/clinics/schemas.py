@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import re
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.fields import ID_MAX, Id, Phone, StrictInteger, TimeZone
+from clinical.rules import EscalationRules
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 class AckTimeouts(Schema):
-    urgent = StrictInteger(validate=validate.Range(60, 86_400))
-    high = StrictInteger(validate=validate.Range(60, 86_400))
+    # Safety floors (rules-2): a clinic may page the next tier sooner, never later than
+    # 15 minutes for urgent and 60 for high.
+    urgent = StrictInteger(
+        validate=validate.Range(60, 900, error="Must be from 60 to 900 seconds (floor: 15 min)."),
+        metadata={"default": 600},
+    )
+    high = StrictInteger(
+        validate=validate.Range(60, 3600, error="Must be from 60 to 3600 seconds (floor: 60 min)."),
+        metadata={"default": 1800},
+    )
 
 
 class QuietHours(Schema):
@@ -25,8 +35,8 @@ class QuietHours(Schema):
 class EscalationPolicy(Schema):
     ack_timeout_seconds = fields.Nested(AckTimeouts)
     repeat = StrictInteger(
-        validate=validate.Range(0, 10),
-        metadata={"description": "How many times the chain repeats."},
+        validate=validate.Range(1, 10, error="Must be from 1 to 10 (floor: at least 1)."),
+        metadata={"description": "How many times the chain repeats (at least 1).", "default": 3},
     )
     quiet_hours = fields.Nested(QuietHours)
     fallback_phone = Phone(
@@ -51,16 +61,45 @@ class EscalationPolicy(Schema):
     )
 
 
+def _rules_schema() -> type[Schema]:
+    """The clinic's escalation_rules, one field per setting, with its default and floor."""
+    attrs: dict[str, Any] = {}
+    for f in dataclass_fields(EscalationRules):
+        low, high = f.metadata["bounds"]
+        attrs[f.name] = StrictInteger(
+            validate=validate.Range(
+                low,
+                high,
+                error=(
+                    f"Must be an integer from {low} to {high} (default {f.default}); "
+                    "safety floors allow stricter settings only."
+                ),
+            ),
+            metadata={"default": f.default, "minimum": low, "maximum": high},
+        )
+    return Schema.from_dict(attrs, name="EscalationRules")
+
+
+EscalationRulesIn = _rules_schema()
+RULES_DOC = {
+    "description": "Per-clinic rule thresholds (rules-2); each defaults as shown. Settings "
+    "past a safety floor (e.g. item9_urgent above 2, systolic_limit above 180) are refused "
+    "with a 422 naming the field. PATCH merges over the stored settings."
+}
+
+
 class ClinicIn(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 200))
     timezone = TimeZone(required=True)
     escalation_policy = fields.Nested(EscalationPolicy)
+    escalation_rules = fields.Nested(EscalationRulesIn, metadata=RULES_DOC)
 
 
 class ClinicPatch(Schema):
     name = fields.String(validate=validate.Length(1, 200))
     timezone = TimeZone()
     escalation_policy = fields.Nested(EscalationPolicy)
+    escalation_rules = fields.Nested(EscalationRulesIn, metadata=RULES_DOC)
 
 
 class ClinicOut(Schema):
@@ -68,6 +107,11 @@ class ClinicOut(Schema):
     name = fields.String(required=True)
     timezone = fields.String(required=True)
     escalation_policy = fields.Dict(required=True)
+    escalation_rules = fields.Nested(
+        EscalationRulesIn,
+        required=True,
+        metadata={"description": "The clinic's effective rule thresholds (defaults filled in)."},
+    )
     created_at = fields.AwareDateTime(format="iso", required=True)
 
 

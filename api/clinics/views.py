@@ -18,7 +18,7 @@ from api.clinics.schemas import (
 from api.extensions import db, runtime
 from api.idempotency import idempotent
 from api.security import require, the_user
-from services import clinics
+from services import clinics, escalations
 from services.errors import NotFound
 from store.models import Clinic, User
 
@@ -31,6 +31,7 @@ def _clinic_out(clinic: Clinic) -> dict[str, Any]:
         "name": clinic.name,
         "timezone": clinic.timezone,
         "escalation_policy": clinics.effective_policy(clinic.escalation_policy),
+        "escalation_rules": escalations.clinic_rules(clinic).as_dict(),
         "created_at": clinic.created_at,
     }
 
@@ -55,6 +56,7 @@ class Clinics(MethodView):
             name=data["name"],
             timezone=data["timezone"],
             policy=data.get("escalation_policy"),
+            rules=data.get("escalation_rules"),
             now=runtime().clock.now(),
         )
         return _clinic_out(clinic)
@@ -84,6 +86,7 @@ class ClinicById(MethodView):
             name=data.get("name"),
             timezone=data.get("timezone"),
             policy=data.get("escalation_policy"),
+            rules=data.get("escalation_rules"),
         )
         return _clinic_out(clinic)
 

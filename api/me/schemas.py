@@ -17,6 +17,7 @@ class MeOut(Schema):
     clinic_id = fields.Integer(required=True)
     phase = fields.String(required=True)
     maintenance_interval_days = fields.Integer(required=True)
+    acute_target_sessions = fields.Integer(required=True)
     enrolled_at = AwareDateTime(required=True)
     care_team = fields.List(fields.Nested(CareTeamMember), required=True)
     sessions_given = fields.Integer(required=True)

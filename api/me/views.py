@@ -38,6 +38,7 @@ class Me(MethodView):
             "clinic_id": profile.clinic_id,
             "phase": profile.phase,
             "maintenance_interval_days": profile.maintenance_interval_days,
+            "acute_target_sessions": profile.acute_target_sessions,
             "enrolled_at": render.shown(profile.enrolled_at, tz),
             "care_team": [{"id": c.id, "name": c.name} for c in profile.care_team],
             **render.standing_out(standing, tz),

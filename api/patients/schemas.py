@@ -17,6 +17,12 @@ from api.fields import (
 from services.patients import PHASES
 
 INTERVAL = validate.Range(2, 28, error="Must be a whole number of days from 2 to 28.")
+ACUTE_TARGET = validate.Range(6, 30, error="Must be a whole number of sessions from 6 to 30.")
+ACUTE_TARGET_DOC = {
+    "description": "Sessions in the acute course (6-30, default 6); the completion PHQ-9 "
+    "follows the last acute session given.",
+    "default": 6,
+}
 
 
 class BaselineIn(Schema):
@@ -54,6 +60,9 @@ class PatientIn(Schema):
     care_team = fields.List(Id(), load_default=list, validate=validate.Length(max=20))
     screening = fields.Nested(ScreeningIn, required=True)
     maintenance_interval_days = StrictInteger(load_default=3, validate=INTERVAL)
+    acute_target_sessions = StrictInteger(
+        load_default=6, validate=ACUTE_TARGET, metadata=ACUTE_TARGET_DOC
+    )
     clinic_id = Id(metadata={"description": "Optional; must be your own clinic."})
 
 
@@ -64,6 +73,7 @@ class PatientPatch(Schema):
     weight_kg = StrictNumber(validate=validate.Range(min=20, max=400))
     care_team = fields.List(Id(), validate=validate.Length(max=20))
     maintenance_interval_days = StrictInteger(validate=INTERVAL)
+    acute_target_sessions = StrictInteger(validate=ACUTE_TARGET, metadata=ACUTE_TARGET_DOC)
     phase = fields.String(validate=validate.OneOf(PHASES))
 
 
@@ -82,6 +92,7 @@ class PatientOut(Schema):
     weight_kg = fields.Float(required=True)
     phase = fields.String(required=True)
     maintenance_interval_days = fields.Integer(required=True)
+    acute_target_sessions = fields.Integer(required=True, metadata=ACUTE_TARGET_DOC)
     care_team = fields.List(fields.Nested(CareTeamMember), required=True)
     sms_opted_out = fields.Boolean(required=True)
     enrolled_at = AwareDateTime(required=True)

@@ -38,6 +38,7 @@ def patient_out(profile: PatientProfile) -> dict[str, Any]:
         "weight_kg": profile.weight_kg,
         "phase": profile.phase,
         "maintenance_interval_days": profile.maintenance_interval_days,
+        "acute_target_sessions": profile.acute_target_sessions,
         "care_team": [{"id": c.id, "name": c.name} for c in profile.care_team],
         "sms_opted_out": user.sms_opted_out,
         "enrolled_at": profile.enrolled_at,

@@ -21,6 +21,12 @@ class VitalsIn(Schema):
         allow_none=True,
         validate=validate.Range(20, 250, error="Must be beats per minute from 20 to 250."),
     )
+    spo2 = StrictInteger(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(50, 100, error="Must be an oxygen saturation from 50 to 100 %."),
+        metadata={"description": "Oxygen saturation in percent; below 92 pages (respiratory)."},
+    )
 
     @validates_schema
     def _pressure_order(self, data: dict[str, Any], **_: Any) -> None:
@@ -30,6 +36,15 @@ class VitalsIn(Schema):
 
 
 class SessionIn(Schema):
+    status = fields.String(
+        load_default="completed",
+        validate=validate.OneOf(["completed", "in_progress"]),
+        metadata={
+            "description": "completed (default): a back-filled session with all its vitals. "
+            "in_progress: a live session, opened with no reading or the pre-dose reading; add "
+            "readings at POST /api/v1/sessions/{id}/vitals and close it at .../end."
+        },
+    )
     started_at = AwareDateTime(required=True)
     ketamine_mg_per_kg = StrictNumber(
         required=True,
@@ -39,7 +54,12 @@ class SessionIn(Schema):
     )
     ketamine_infusion_minutes = StrictInteger(required=True, validate=MINUTES)
     tms_minutes = StrictInteger(required=True, validate=MINUTES)
-    vitals = fields.List(fields.Nested(VitalsIn), required=True, validate=validate.Length(max=100))
+    vitals = fields.List(
+        fields.Nested(VitalsIn),
+        load_default=None,
+        validate=validate.Length(max=100),
+        metadata={"description": "Required when back-filled; at most the pre-dose one when live."},
+    )
     notes = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
@@ -48,6 +68,7 @@ class VitalsOut(Schema):
     systolic = fields.Integer(required=True)
     diastolic = fields.Integer(required=True)
     heart_rate = fields.Integer(required=True, allow_none=True)
+    spo2 = fields.Integer(required=True, allow_none=True)
 
 
 class EscalationRefOut(Schema):
@@ -67,6 +88,24 @@ class SessionOut(Schema):
     notes = fields.String(required=True, allow_none=True)
     recorded_by = fields.Integer(required=True)
     recorded_at = AwareDateTime(required=True)
+    status = fields.String(required=True, metadata={"description": "in_progress | completed"})
+    ended_at = AwareDateTime(required=True, allow_none=True)
+    deviations = fields.List(
+        fields.String(),
+        required=True,
+        metadata={
+            "description": "Protocol deviations recorded (never blocked): vitals_gap (readings "
+            "more than 15 min apart during the infusion), dose_off_protocol (not 0.5 mg/kg "
+            "+- 10 %), infusion_duration (under 20 or over 60 min). Judged when the session ends "
+            "(at once when back-filled)."
+        },
+    )
+    deviation_details = fields.List(fields.Dict(), required=True)
+    warnings = fields.List(
+        fields.Dict(),
+        required=True,
+        metadata={"description": "e.g. pre_dose_blood_pressure: at or above 140/90 before dosing."},
+    )
 
 
 class SessionCreated(SessionOut):
@@ -81,3 +120,26 @@ class SessionCreated(SessionOut):
 class SessionPage(Schema):
     items = fields.List(fields.Nested(SessionOut), required=True)
     next_cursor = fields.String(allow_none=True, required=True)
+
+
+class ReadingCreated(VitalsOut):
+    id = fields.Integer(required=True)
+    session_id = fields.Integer(required=True)
+    flags = fields.List(
+        fields.String(),
+        required=True,
+        metadata={
+            "description": "Kinds raised by this reading: hypertension, vital_signs, respiratory."
+        },
+    )
+    escalation = fields.Nested(EscalationRefOut, required=True, allow_none=True)
+
+
+class SessionEndIn(Schema):
+    ended_at = AwareDateTime(load_default=None, allow_none=True)
+    ketamine_infusion_minutes = StrictInteger(
+        load_default=None,
+        allow_none=True,
+        validate=MINUTES,
+        metadata={"description": "The infusion time actually given, when it differs."},
+    )

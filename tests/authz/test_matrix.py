@@ -201,6 +201,55 @@ def _reassign(ctx: Ctx) -> dict[str, Any]:
     }
 
 
+def _live_session(ctx: Ctx) -> int:
+    """A fresh live session of the resource's patient, opened by a clinician of its clinic."""
+    from services import sessions
+    from store.models import User
+
+    opener_id = ctx.world.clinician_x1 if ctx.resource == "A" else ctx.world.clinician_y1
+    with ctx.rt.database.unit_of_work() as session:
+        opener = session.get(User, opener_id)
+        assert opener is not None
+        recorded = sessions.record_session(
+            session,
+            clinician=opener,
+            patient_id=ctx.patient(),
+            data={
+                "status": "in_progress",
+                "started_at": ctx.rt.clock.now() - timedelta(minutes=10 + ctx.serial),
+                "ketamine_mg_per_kg": 0.5,
+                "ketamine_infusion_minutes": 40,
+                "tms_minutes": 30,
+                "vitals": None,
+            },
+            now=ctx.rt.clock.now(),
+        )
+        return recorded.record.id
+
+
+def _item9_reask(ctx: Ctx) -> dict[str, Any]:
+    """A task asking item 9 again: the calling patient's own, after a skipped item 9."""
+    from sqlalchemy import select
+
+    from services import selfreport
+    from store.models import User
+    from store.schedule import Task
+
+    if ctx.caller not in ("patient_a", "patient_b"):
+        return {"task_id": 1, "item9": 0}
+    patient_id = ctx.world.patient_a if ctx.caller == "patient_a" else ctx.world.patient_b
+    with ctx.rt.database.unit_of_work() as session:
+        patient = session.get(User, patient_id)
+        assert patient is not None
+        result = selfreport.submit_phq9(
+            session, patient=patient, answers=[1] * 8 + [None], now=ctx.rt.clock.now()
+        )
+        task_id = session.scalar(
+            select(Task.id).where(Task.key == f"item9_reask:{result.record.id}")
+        )
+    return {"task_id": task_id, "item9": 0}
+
+
 P = "/api/v1"
 ROWS: tuple[Row, ...] = (
     # Health and the public auth endpoints: the same answer with or without a token.
@@ -402,6 +451,28 @@ ROWS: tuple[Row, ...] = (
         form=True,
         body=lambda c: {"CallSid": "CA" + "0" * 32, "CallStatus": "no-answer"},
     ),
+    # Clinical rules v2: live sessions (clinicians of the session's clinic) and item 9 re-asks.
+    Row(
+        "GET",
+        f"{P}/sessions/<int:session_id>",
+        owned(by_clinic=200),
+        path=lambda c: f"{P}/sessions/{_live_session(c)}",
+    ),
+    Row(
+        "POST",
+        f"{P}/sessions/<int:session_id>/vitals",
+        owned(by_clinic=201),
+        path=lambda c: f"{P}/sessions/{_live_session(c)}/vitals",
+        body=lambda c: {"at": c.now_iso(1), "systolic": 120, "diastolic": 80, "heart_rate": 70},
+    ),
+    Row(
+        "POST",
+        f"{P}/sessions/<int:session_id>/end",
+        owned(by_clinic=200),
+        path=lambda c: f"{P}/sessions/{_live_session(c)}/end",
+        body=lambda c: {},
+    ),
+    Row("POST", f"{P}/checkins/phq9-item9", roles(patient=201), body=_item9_reask),
 )
 ROW_KEYS = {row.key for row in ROWS}
 

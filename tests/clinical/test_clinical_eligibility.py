@@ -71,12 +71,31 @@ def test_each_unmet_criterion_is_named(changes: dict[str, Any], path: str, words
         {"prior_inadequate_response": ("ketamine",)},
         {"prior_inadequate_response": ("tms", "ketamine")},
         {"baseline_instrument": "MADRS", "baseline_score": 60},
-        {"baseline_score": 0},
+        {"baseline_score": 10},  # rules-2: baseline severity at least moderate
         {"baseline_score": 27},
+        {"baseline_instrument": "MADRS", "baseline_score": 20},
     ],
 )
 def test_eligible_variants(changes: dict[str, Any]) -> None:
     assert screen(dataclasses.replace(ELIGIBLE, **changes)).eligible
+
+
+@pytest.mark.parametrize(
+    ("instrument", "score", "eligible"),
+    [("PHQ-9", 9, False), ("PHQ-9", 10, True), ("MADRS", 19, False), ("MADRS", 20, True)],
+)
+def test_baseline_severity_9_10(instrument: str, score: int, eligible: bool) -> None:
+    s = dataclasses.replace(ELIGIBLE, baseline_instrument=instrument, baseline_score=score)
+    result = screen(s)
+    assert result.eligible is eligible
+    if not eligible:
+        assert list(result.unmet) == ["screening.baseline.score"]
+        assert "at least moderate" in result.unmet["screening.baseline.score"][0]
+
+
+def test_a_clinic_may_require_a_more_severe_baseline() -> None:
+    s = dataclasses.replace(ELIGIBLE, baseline_instrument="PHQ-9", baseline_score=12)
+    assert not screen(s, min_phq9=15).eligible
 
 
 def test_everything_failing_names_everything() -> None:

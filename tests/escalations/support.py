@@ -71,9 +71,7 @@ ITEM9_SKIPPED = [1, 1, 1, 1, 1, 1, 1, 1, None]  # -> safety_item_unanswered, rou
 
 def phq9(answers: Sequence[int | None]) -> list[Flag]:
     """The flags the default rules raise for one PHQ-9."""
-    return phq9_flags(
-        score_phq9(list(answers)), previous_total=None, baseline=None, ever_responded=False
-    )
+    return phq9_flags(score_phq9(list(answers)), previous_total=None, baseline=None, relapse="none")
 
 
 def raise_for(

@@ -51,7 +51,11 @@ def _acute_course(client: FlaskClient, auth: Auth, patient_id: int, clock: Froze
 def test_enrolment_starts_acute_with_nothing_to_ask(world: World, rt: Runtime) -> None:
     profile = _profile(rt, world.patient_a)
     assert profile.phase == "acute" and profile.maintenance_due_at is None
-    assert _tasks(rt, world.patient_a) == {}
+    # rules-2: only the pre-treatment PHQ-9 (the baseline), open until the first session.
+    tasks = _tasks(rt, world.patient_a)
+    assert set(tasks) == {"pre_treatment:phq9"}
+    assert tasks["pre_treatment:phq9"].status == "open"
+    assert tasks["pre_treatment:phq9"].remind_at is None
 
 
 def test_replanning_is_idempotent_and_never_reopens(
@@ -61,10 +65,13 @@ def test_replanning_is_idempotent_and_never_reopens(
     session = record(client, auth.headers(World.cx1), world.patient_a, start)
     report_key = f"session:{session['id']}:symptom_report"
     before = _tasks(rt, world.patient_a)
+    # The pre-treatment PHQ-9 closed (missed) when the first session started.
+    assert before.pop("pre_treatment:phq9").status == "missed"
     assert set(before) == {report_key, f"session:{session['id']}:phq9"}
     for _ in range(3):
         _replan(rt, world.patient_a)
     after = _tasks(rt, world.patient_a)
+    after.pop("pre_treatment:phq9")
     assert {k: (t.id, t.due_at, t.expires_at, t.remind_at) for k, t in after.items()} == {
         k: (t.id, t.due_at, t.expires_at, t.remind_at) for k, t in before.items()
     }
@@ -81,7 +88,11 @@ def test_replanning_is_idempotent_and_never_reopens(
     _replan(rt, world.patient_a)
     assert _tasks(rt, world.patient_a)[report_key].status == "done"
     with rt.database.session() as db:
-        assert db.scalar(select(func.count()).select_from(Task)) == 2
+        # Two for the session, plus each patient's pre-treatment PHQ-9 from enrolment.
+        count = db.scalar(
+            select(func.count()).select_from(Task).where(Task.key != "pre_treatment:phq9")
+        )
+        assert count == 2
 
 
 def test_a_new_session_clamps_the_previous_windows(

@@ -122,19 +122,32 @@ def test_me_standing(
     assert me["latest_scores"]["symptom_report"]["id"] == report["id"]
     assert me["outcome"] == {
         "baseline": 20,
+        "baseline_source": "screening_phq9",
+        "baseline_reason": None,
         "latest": 4,
         "change": {"points": -16, "percent": -80.0},
         "response": True,
+        "response_reason": None,
         "remission": True,
+        "remission_reason": None,
         "relapse": False,
+        "relapse_status": "none",
         "ever_responded": True,
         "minimal_important_change": True,
+        "version": "outcomes-2",
     }
 
 
 def test_latest_is_by_answered_time(
-    client: FlaskClient, submit_phq9: Submit, patient_headers: dict[str, str], clock: FrozenClock
+    client: FlaskClient,
+    submit_phq9: Submit,
+    patient_headers: dict[str, str],
+    clock: FrozenClock,
+    rt: Runtime,
+    world: World,
 ) -> None:
+    # Outcomes v2 count post-treatment check-ins only: treatment started an hour ago.
+    add_session(rt, world, world.patient_a)
     submit_phq9(answers_for(6))
     late = (clock.now() - timedelta(days=2)).isoformat()
     submit_phq9(answers_for(12), answered_at=late)  # answered earlier, arrived later
@@ -183,8 +196,9 @@ def test_other_clinic_and_other_roles_cannot_see(
 
 
 def test_patient_detail_has_latest_scores_and_outcome(
-    client: FlaskClient, submit_phq9: Submit, auth: Auth, world: World
+    client: FlaskClient, submit_phq9: Submit, auth: Auth, world: World, rt: Runtime
 ) -> None:
+    add_session(rt, world, world.patient_a)  # outcomes v2: measured after treatment starts
     submit_phq9(answers_for(15))
     body = client.get(
         f"/api/v1/patients/{world.patient_a}", headers=auth.headers(World.cx1)

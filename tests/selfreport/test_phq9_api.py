@@ -28,6 +28,7 @@ Submit = Callable[..., Any]
 
 
 def test_contract_fields_and_stored_record(submit_phq9: Submit, rt: Runtime, world: World) -> None:
+    add_session(rt, world, world.patient_a)  # outcomes v2: measured after treatment starts
     body = submit_phq9([1, 1, 1, 1, 1, 1, 1, 1, 0], difficulty=2).get_json()
     assert set(body) >= {
         "id",
@@ -50,6 +51,7 @@ def test_contract_fields_and_stored_record(submit_phq9: Submit, rt: Runtime, wor
     # World baseline: screening PHQ-9 of 20.
     assert body["change_from_baseline"] == {"points": -12, "percent": -60.0}
     assert body["outcome"]["response"] is True
+    assert body["outcome"]["version"] == "outcomes-2"
     # Patients see their own time zone (America/New_York, UTC-5 in November).
     assert body["answered_at"] == "2026-11-02T09:00:00-05:00"
     with rt.database.session() as session:
@@ -60,7 +62,8 @@ def test_contract_fields_and_stored_record(submit_phq9: Submit, rt: Runtime, wor
         assert record.difficulty == 2
         assert (record.total, record.severity, record.answered_count) == (8, "mild", 9)
         assert record.instrument_version == "phq9-1"
-        assert record.rules_version == "rules-1"
+        assert record.rules_version == "rules-2"
+        assert record.outcome is not None and record.outcome["version"] == "outcomes-2"
         assert record.answered_at == rt.clock.now() == record.received_at
         assert (record.change_points, record.change_percent) == (-12, -60.0)
 
@@ -114,10 +117,15 @@ def test_crisis_resources_for_item9(submit_phq9: Submit, item9: int) -> None:
     assert body["escalation"]["kind"] == "suicidality"
 
 
-@pytest.mark.parametrize("item9", [0, None])
-def test_no_crisis_resources_without_item9(submit_phq9: Submit, item9: int | None) -> None:
-    body = submit_phq9([1, 1, 1, 1, 1, 1, 1, 1, item9]).get_json()
+def test_no_crisis_resources_without_item9(submit_phq9: Submit) -> None:
+    body = submit_phq9([1, 1, 1, 1, 1, 1, 1, 1, 0]).get_json()
     assert body["crisis_resources"] is None
+
+
+def test_crisis_resources_when_item9_is_skipped(submit_phq9: Submit) -> None:
+    """rules-2: a skipped item 9 gets crisis resources (the patient may be withholding)."""
+    body = submit_phq9([1, 1, 1, 1, 1, 1, 1, 1, None]).get_json()
+    assert body["crisis_resources"] == CRISIS_RESOURCES
 
 
 @pytest.mark.parametrize(
@@ -178,25 +186,39 @@ def test_previous_is_by_answered_time(submit_phq9: Submit, clock: FrozenClock) -
     assert body["flags"] == ["worsening"]
 
 
-def test_relapse_after_response(submit_phq9: Submit, clock: FrozenClock) -> None:
-    """Baseline 20 (screening): 10 is a response; 11 afterwards is a relapse."""
+def test_relapse_after_response(
+    submit_phq9: Submit, clock: FrozenClock, rt: Runtime, world: World
+) -> None:
+    """Baseline 20 (screening): 10 is a response; 11 opens a re-check; a second 11 confirms."""
+    add_session(rt, world, world.patient_a)
     first = submit_phq9(answers_for(10)).get_json()
     assert first["flags"] == []
     assert first["outcome"]["response"] is True
     clock.advance(timedelta(days=1))
     body = submit_phq9(answers_for(11)).get_json()
+    # rules-2: one bad total is a routine re-check, not yet a relapse page.
     assert body["flags"] == ["relapse"]
-    assert body["escalation"]["priority"] == "high"
+    assert body["escalation"]["priority"] == "routine"
     assert body["outcome"] == {
         "baseline": 20,
+        "baseline_source": "screening_phq9",
+        "baseline_reason": None,
         "latest": 11,
         "change": {"points": -9, "percent": -45.0},
         "response": False,
+        "response_reason": None,
         "remission": False,
+        "remission_reason": None,
         "relapse": True,
+        "relapse_status": "recheck",
         "ever_responded": True,
         "minimal_important_change": True,
+        "version": "outcomes-2",
     }
+    clock.advance(timedelta(hours=6))
+    second = submit_phq9(answers_for(11)).get_json()
+    assert second["escalation"]["priority"] == "high"
+    assert second["outcome"]["relapse_status"] == "confirmed"
 
 
 def test_no_relapse_without_earlier_response(submit_phq9: Submit, clock: FrozenClock) -> None:
@@ -205,17 +227,36 @@ def test_no_relapse_without_earlier_response(submit_phq9: Submit, clock: FrozenC
     assert submit_phq9(answers_for(12)).get_json()["flags"] == []
 
 
-def test_baseline_is_first_checkin_without_screening_phq9(
+def test_baseline_is_the_pre_treatment_checkin_without_screening_phq9(
     submit_phq9: Submit, rt: Runtime, world: World, clock: FrozenClock
 ) -> None:
+    """outcomes-2: the latest PHQ-9 before the first session is the baseline."""
     set_profile(rt, world.patient_a, baseline_phq9=None)
     first = submit_phq9(answers_for(16)).get_json()
     assert first["change_from_baseline"] == {"points": 0, "percent": 0.0}
     assert first["outcome"]["baseline"] == 16
+    assert first["outcome"]["baseline_source"] == "pre_treatment_phq9"
+    assert first["outcome"]["response"] is None
+    assert first["outcome"]["response_reason"] == "no_post_treatment_phq9"
     clock.advance(timedelta(days=3))
+    add_session(rt, world, world.patient_a)
     body = submit_phq9(answers_for(8)).get_json()
     assert body["change_from_baseline"] == {"points": -8, "percent": -50.0}
     assert body["outcome"]["response"] is True
+
+
+def test_a_post_treatment_checkin_is_never_the_baseline(
+    submit_phq9: Submit, rt: Runtime, world: World
+) -> None:
+    """outcomes-2: a MADRS screening and no pre-treatment PHQ-9: no PHQ-9 outcome, a reason."""
+    set_profile(rt, world.patient_a, baseline_phq9=None, baseline_instrument="MADRS")
+    add_session(rt, world, world.patient_a)
+    body = submit_phq9(answers_for(8)).get_json()
+    assert body["change_from_baseline"] is None
+    assert body["outcome"]["baseline"] is None
+    assert body["outcome"]["response"] is None
+    assert body["outcome"]["response_reason"] == "no_phq9_baseline"
+    assert body["outcome"]["remission"] is None
 
 
 @pytest.mark.parametrize(("bipolar", "priority"), [(True, "urgent"), (False, "high")])

@@ -1,0 +1,77 @@
+"""PHQ-9 item 9 answered alone: the one-question re-ask after a check-in skipped it."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.checkins.render import shown
+from api.checkins.schemas import RaisedEscalationOut
+from api.extensions import db, runtime
+from api.fields import AwareDateTime, Id, StrictInteger
+from api.idempotency import idempotent
+from api.security import require, the_user
+from services import item9
+
+blp = Blueprint(
+    "item9",
+    __name__,
+    url_prefix="/api/v1/checkins",
+    description="PHQ-9 item 9 asked again alone after a check-in skipped it.",
+)
+
+
+class Item9In(Schema):
+    task_id = Id(
+        required=True,
+        metadata={"description": "The open phq9_item9 task (GET /api/v1/me/tasks)."},
+    )
+    item9 = StrictInteger(
+        required=True,
+        validate=validate.Range(0, 3, error="Must be an answer from 0 to 3."),
+        metadata={"description": "Thoughts of being better off dead or of self-harm, 0-3."},
+    )
+    answered_at = AwareDateTime(load_default=None, allow_none=True)
+
+
+class Item9Out(Schema):
+    id = fields.Integer(required=True)
+    task_id = fields.Integer(required=True)
+    checkin_id = fields.Integer(required=True)
+    item9 = fields.Integer(required=True)
+    flags = fields.List(fields.String(), required=True)
+    escalation = fields.Nested(RaisedEscalationOut, required=True, allow_none=True)
+    crisis_resources = fields.Dict(required=True, allow_none=True)
+    answered_at = AwareDateTime(required=True)
+
+
+@blp.route("/phq9-item9")
+class Item9Answers(MethodView):
+    @idempotent
+    @require("patient")
+    @blp.arguments(Item9In)
+    @blp.response(201, Item9Out)
+    @blp.alt_response(404, description="The task is not yours.")
+    @blp.alt_response(409, description="This question was already answered.")
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Answer item 9 alone for a phq9_item9 task: judged as the skipped item 9 would have
+        been (>= 1 high, >= 2 urgent; crisis resources from 1). The check-in that skipped it
+        keeps its answers and total."""
+        result = item9.submit_item9(db(), patient=the_user(), now=runtime().clock.now(), **data)
+        record, ref = result.record, result.escalation
+        return {
+            "id": record.id,
+            "task_id": record.task_id,
+            "checkin_id": record.checkin_id,
+            "item9": record.item9,
+            "flags": [f.kind for f in result.flags],
+            "escalation": (
+                None if ref is None else {"id": ref.id, "kind": ref.kind, "priority": ref.priority}
+            ),
+            "crisis_resources": result.crisis_resources,
+            "answered_at": shown(record.answered_at, ZoneInfo(result.timezone)),
+        }
