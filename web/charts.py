@@ -12,7 +12,7 @@ from markupsafe import Markup
 from pygal.style import Style
 
 from clinical import asrm, phq9
-from clinical.outcomes import REMISSION_BELOW, RESPONSE_REDUCTION
+from clinical.outcomes import MIN_BASELINE, REMISSION_BELOW, RESPONSE_REDUCTION
 from store.reports import Phq9Checkin, SymptomReportRecord
 from store.schedule import TreatmentSession
 
@@ -137,6 +137,8 @@ def phq9_chart(
             show_dots=False,
             stroke_style={"width": 2, "dasharray": "8, 4"},
         )
+    if baseline is not None and baseline >= MIN_BASELINE:
+        # Response is measured only from an elevated baseline (rules-2): no line otherwise.
         response_at = baseline * (1 - RESPONSE_REDUCTION)
         chart.add(
             f"Response (50 %) {response_at:g}",

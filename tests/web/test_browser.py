@@ -192,6 +192,25 @@ def test_the_chart_and_table_match_the_check_ins(
         [2, 2, 2, 1, 1, 1, 1, 1, 0],
         [1, 1, 1, 1, 0, 0, 0, 0, 0],
     ]
+    # Treatment began before these check-ins, so the baseline is the screening's 20 (rules-2:
+    # a post-treatment check-in is never a baseline).
+    staff = api(
+        base, "POST", "/api/v1/auth/login", {"username": World.cx1, "password": World.PASSWORD}
+    )
+    session = {
+        "started_at": (clock.now() - timedelta(hours=2)).isoformat(),
+        "ketamine_mg_per_kg": 0.5,
+        "ketamine_infusion_minutes": 40,
+        "tms_minutes": 30,
+        "vitals": [],
+    }
+    api(
+        base,
+        "POST",
+        f"/api/v1/patients/{world.patient_a}/sessions",
+        session,
+        token=staff["access_token"],
+    )
     _checkins(browsing.server.rt, clock, login["access_token"], base, answers)
     sign_in(page)
     page.goto(f"/inbox/patients/{world.patient_a}")
