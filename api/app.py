@@ -134,9 +134,12 @@ UNSTORABLE_MESSAGE = "Must not contain NUL characters or unpaired surrogates."
 def register_request_guards(app: Flask) -> None:
     """415 for a non-JSON body on the JSON API; security headers on every response."""
     from api.checkins.views import read_crisis_answers
+    from api.safety import register_safety_net
 
     # First of all: crisis resources must ride on whatever refusal the guards give.
     app.before_request(read_crisis_answers)
+    # Registered before the unit of work, so it runs after it (after_request runs reversed).
+    register_safety_net(app)
 
     @app.before_request
     def _require_json() -> Response | None:

@@ -137,3 +137,9 @@ class ProblemSchema(Schema):
             "thoughts: where to get help now (988, 911)."
         }
     )
+    safety_signal_recorded = fields.Boolean(
+        metadata={
+            "description": "On a refused or failed self-report: its readable suicidality "
+            "answer was still recorded on a suicidality escalation and paged per the rules."
+        }
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,11 +56,32 @@ def read_crisis_answers() -> None:
         return
     answers = body.get("answers")
     item9 = _raw_level(answers[8]) if isinstance(answers, list) and len(answers) > 8 else None
-    resources = crisis.crisis_resources_for(
-        item9=item9, suicidal_thoughts=_raw_level(body.get("suicidal_thoughts"))
-    )
+    thoughts = _raw_level(body.get("suicidal_thoughts"))
+    resources = crisis.crisis_resources_for(item9=item9, suicidal_thoughts=thoughts)
     if resources is not None:
         g.crisis_resources = resources
+        # Kept for a refusal: the readable answers still reach a clinician (api.safety).
+        levels = [_raw_level(a) for a in answers] if isinstance(answers, list) else []
+        g.safety_answers = SafetyAnswers(
+            source_type="phq9" if request.path == SELF_REPORT_PATHS[0] else "symptom_report",
+            item9=item9,
+            phq9_total=(
+                sum(v for v in levels if v is not None)
+                if len(levels) == 9 and None not in levels
+                else None
+            ),
+            suicidal_thoughts=thoughts,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyAnswers:
+    """The suicidality answers of a self-report, as readable before any validation."""
+
+    source_type: str
+    item9: int | None
+    phq9_total: int | None
+    suicidal_thoughts: int | None
 
 
 @blp.route("/checkins/phq9")

@@ -6,22 +6,16 @@ and on a self-report the crisis resources the answers call for.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_jwt_extended import create_access_token
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from config import Settings
-from notifications.log_sms import LogSmsSender
 from services.runtime import Runtime
-from store import Database
-from store.clock import FrozenClock
+from tests.boundary.conftest import kill_on, patient_token
 from tests.conftest import PG_URL, Auth
 from tests.selfreport.conftest import PHQ9_URL, answers_for
 from tests.support.world import World
@@ -37,32 +31,6 @@ def _assert_503(response: Any) -> dict[str, Any]:
     return body
 
 
-@pytest.fixture
-def dead_app(settings: Settings, tmp_path: Path, clock: FrozenClock) -> Iterator[Flask]:
-    """The app pointed at a database that cannot be reached or opened."""
-    # Nothing listens on port 1; SQLite cannot open a directory where its file should be.
-    url = "postgresql://postgres@127.0.0.1:1/tandem_nowhere" if PG_URL else f"sqlite:///{tmp_path}"
-    database = Database(url)
-    rt = Runtime.from_settings(
-        settings.with_overrides(database_url=url),
-        database=database,
-        sms=LogSmsSender(),
-        clock=clock,
-    )
-    from api.app import create_app
-
-    yield create_app(rt=rt)
-    database.dispose()
-
-
-def _patient_token(app: Flask) -> str:
-    with app.app_context():
-        token: str = create_access_token(
-            identity="5", additional_claims={"role": "patient", "clinic_id": 1, "sid": "s"}
-        )
-    return token
-
-
 def test_login_with_the_database_gone_is_503(dead_app: Flask) -> None:
     response = dead_app.test_client().post(
         "/api/v1/auth/login", json={"username": World.cx1, "password": World.PASSWORD}
@@ -71,14 +39,14 @@ def test_login_with_the_database_gone_is_503(dead_app: Flask) -> None:
 
 
 def test_a_read_with_the_database_gone_is_503(dead_app: Flask) -> None:
-    bearer = {"Authorization": f"Bearer {_patient_token(dead_app)}"}
+    bearer = {"Authorization": f"Bearer {patient_token(dead_app)}"}
     _assert_503(dead_app.test_client().get("/api/v1/me", headers=bearer))
 
 
 def test_a_self_report_with_the_database_gone_is_503_with_crisis_resources(
     dead_app: Flask,
 ) -> None:
-    bearer = {"Authorization": f"Bearer {_patient_token(dead_app)}"}
+    bearer = {"Authorization": f"Bearer {patient_token(dead_app)}"}
     body = _assert_503(dead_app.test_client().post(PHQ9_URL, json=SUICIDAL_BODY, headers=bearer))
     assert "988" in str(body["crisis_resources"])
 
@@ -93,27 +61,6 @@ def test_a_missing_table_stays_a_500() -> None:
     with pytest.raises(OperationalError) as caught, engine.connect() as conn:
         conn.execute(text("SELECT * FROM nowhere"))
     assert not database_unavailable(caught.value)
-
-
-@pytest.fixture
-def killer() -> Iterator[Engine]:
-    engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
-    yield engine
-    engine.dispose()
-
-
-def _kill_on(database: Database, killer: Engine, marker: str) -> None:
-    """Terminate the request's own PostgreSQL backend when it is about to run `marker`."""
-    fired: list[bool] = []
-
-    @event.listens_for(database.engine, "before_cursor_execute")
-    def _kill(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if fired or marker not in statement:
-            return
-        fired.append(True)
-        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-        with killer.begin() as other:
-            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
 
 
 @pytest.mark.skipif(not PG_URL, reason="pg_terminate_backend needs PostgreSQL")
@@ -135,7 +82,7 @@ def test_a_connection_killed_mid_request_is_503(
     marker: str,
 ) -> None:
     headers = auth.headers(World.pa_phone)
-    _kill_on(rt.database, killer, marker)
+    kill_on(rt.database, killer, marker)
     if method == "get":
         response = client.get(url, headers=headers)
     else:
