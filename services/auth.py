@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from services.errors import Invalid, RateLimited, Unauthorized
@@ -50,8 +50,36 @@ def _username_key(username: str) -> str:
     return stripped.lower()
 
 
-def _throttle(session: Session, *, scope: str, keys: list[tuple[str, int]], now: datetime) -> None:
-    """Refuse with 429 when any key has had too many failures in the window."""
+def _serialize(session: Session, *, scope: str, key: str) -> None:
+    """Take the key's lock until this transaction ends, so count, check and record are atomic.
+
+    Without it, 40 concurrent guesses all count the same few failures before any records
+    its own (14 checked against a limit of 5). PostgreSQL: a transaction-scoped advisory
+    lock on the key, released at commit or rollback. SQLite: every transaction already
+    begins IMMEDIATE (store.database), which serializes writers, so nothing more is needed.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(f"{scope}:{key}", 0)))
+        )
+
+
+def _throttle(
+    session: Session,
+    *,
+    scope: str,
+    keys: list[tuple[str, int]],
+    now: datetime,
+    serialize: str | None = None,
+) -> None:
+    """Refuse with 429 when any key has had too many failures in the window.
+
+    `serialize` names the key whose count must be exact under concurrency (the user's or
+    the phone's): requests for it wait their turn. The per-address count is not serialized,
+    as that would queue every login behind one proxy; it stays a coarse, approximate limit.
+    """
+    if serialize is not None:
+        _serialize(session, scope=scope, key=serialize)
     since = now - FAILURE_WINDOW
     for key, limit in keys:
         count, oldest = session.execute(
@@ -99,6 +127,7 @@ def login(
         scope="login",
         keys=[(key, LOGIN_MAX_FAILURES), ("ip:" + client_ip, LOGIN_MAX_FAILURES_PER_IP)],
         now=now,
+        serialize=key,
     )
     user = find_user_by_username(session, username)
     usable = user is not None and user.is_active and user.deleted_at is None
@@ -152,6 +181,23 @@ def new_activation_code(session: Session, *, user: User, now: datetime) -> str:
     return code
 
 
+def _claim_attempt(session: Session, code: ActivationCode, *, now: datetime) -> bool:
+    """Count one try of an unused, unexpired code that has tries left; False otherwise."""
+    claimed = session.execute(
+        update(ActivationCode)
+        .where(
+            ActivationCode.id == code.id,
+            ActivationCode.used_at.is_(None),
+            ActivationCode.expires_at > now,
+            ActivationCode.attempts < ACTIVATION_MAX_ATTEMPTS,
+        )
+        .values(attempts=ActivationCode.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(code)
+    return bool(getattr(claimed, "rowcount", 0))
+
+
 def activate(
     session: Session,
     *,
@@ -175,6 +221,7 @@ def activate(
             ("ip:" + client_ip, LOGIN_MAX_FAILURES_PER_IP),
         ],
         now=now,
+        serialize=normalized,
     )
     failure = "The code is wrong, expired or used up. Ask your clinic for a new one."
     user = session.scalars(
@@ -187,15 +234,11 @@ def activate(
             .where(ActivationCode.user_id == user.id, ActivationCode.used_at.is_(None))
             .order_by(ActivationCode.id.desc())
         ).first()
-    usable = (
-        active_code is not None
-        and active_code.expires_at > now
-        and active_code.attempts < ACTIVATION_MAX_ATTEMPTS
-    )
+    # Claim one of the code's tries before checking it, in one conditional UPDATE: under
+    # concurrency the row lock makes the count exact, so at most 5 guesses are ever checked.
+    usable = active_code is not None and _claim_attempt(session, active_code, now=now)
     matches = verify_secret(active_code.code_hash if usable and active_code else None, code)
     if not matches or user is None or active_code is None:
-        if usable and active_code is not None:
-            active_code.attempts += 1
         _fail(
             session, scope="activate", keys=[normalized, "ip:" + client_ip], now=now, detail=failure
         )
