@@ -245,7 +245,55 @@ def activate(
     assert user is not None and active_code is not None
     active_code.used_at = now
     user.password_hash = hash_secret(password)
+    # A new password ends every earlier login: whoever held the old one is out at once.
+    revoke_sessions(session, user_id=user.id, now=now)
     profile = session.get(PatientProfile, user.id)
     if profile is not None and profile.activated_at is None:
         profile.activated_at = now
     return start_session(session, user=user, now=now, lifetime=lifetime)
+
+
+def revoke_sessions(
+    session: Session, *, user_id: int, now: datetime, keep: str | None = None
+) -> int:
+    """End every live login session of a user (but `keep`): their tokens stop at once.
+
+    Access and refresh tokens carry their session's id and every request checks it
+    (api.security), so revoking the row is enough; returns how many ended.
+    """
+    query = (
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if keep is not None:
+        query = query.where(AuthSession.id != keep)
+    return int(getattr(session.execute(query), "rowcount", 0) or 0)
+
+
+def change_password(
+    session: Session,
+    *,
+    user: User,
+    session_id: str,
+    current_password: str,
+    new_password: str,
+    now: datetime,
+) -> None:
+    """Change the signed-in user's password; every *other* session of theirs ends.
+
+    A wrong current password is a 422 naming the field and counts towards the same
+    throttle as a failed login of that user (a stolen access token cannot be used to guess
+    the password faster than the login form allows).
+    """
+    key = _username_key(user.email or user.phone or str(user.id))
+    _throttle(session, scope="login", keys=[(key, LOGIN_MAX_FAILURES)], now=now, serialize=key)
+    if not verify_secret(user.password_hash, current_password):
+        session.add(AuthFailure(scope="login", key=key, at=now))
+        raise Invalid({"current_password": ["Is not your current password."]}, keep_changes=True)
+    problems = password_problems(new_password)
+    if problems:
+        raise Invalid({"new_password": problems})
+    user.password_hash = hash_secret(new_password)
+    revoke_sessions(session, user_id=user.id, now=now, keep=session_id)

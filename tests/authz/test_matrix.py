@@ -332,6 +332,20 @@ ROWS: tuple[Row, ...] = (
         form=True,
         body=lambda c: {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"},
     ),
+    # Accounts (boundary lane): any signed-in user changes their own password.
+    Row(
+        "POST",
+        f"{P}/auth/password",
+        roles(patient=204, clinician=204, admin=204),
+        body=lambda c: {"current_password": World.PASSWORD, "new_password": World.PASSWORD},
+    ),
+    # Only an admin deactivates; clinician x3 is no caller here, so the others still sign in.
+    Row(
+        "POST",
+        "/api/v1/clinicians/<int:clinician_id>/deactivate",
+        roles(admin=200),
+        path=lambda c: f"{P}/clinicians/{c.world.clinician_x3}/deactivate",
+    ),
 )
 ROW_KEYS = {row.key for row in ROWS}
 
