@@ -100,6 +100,9 @@ def register_blueprints(api: object) -> None:
         api.register_blueprint(blueprint)  # type: ignore[attr-defined]
     for blueprint in (sessions_blp, tasks_blp):
         api.register_blueprint(blueprint)  # type: ignore[attr-defined]
+    from api.audit.views import blp as audit_blp
+
+    api.register_blueprint(audit_blp)  # type: ignore[attr-defined]
 
 
 # Text PostgreSQL cannot store (NUL) or that is not Unicode at all (a lone UTF-16 surrogate,

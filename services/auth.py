@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from services import audit
 from services.errors import Invalid, RateLimited, Unauthorized
 from services.passwords import hash_secret, password_problems, verify_secret
 from services.phones import normalize_e164
@@ -90,8 +91,11 @@ def _throttle(
         if count >= limit:
             # The oldest failure leaves the window at exactly this moment.
             retry_after = math.ceil((oldest + FAILURE_WINDOW - now).total_seconds())
+            # keep_changes: the audit trail keeps the throttled attempt (nothing else is written).
             raise RateLimited(
-                "Too many failed attempts. Wait before trying again.", retry_after=retry_after
+                "Too many failed attempts. Wait before trying again.",
+                retry_after=retry_after,
+                keep_changes=True,
             )
 
 
@@ -122,17 +126,26 @@ def login(
 ) -> Login:
     """Check credentials; unknown user and wrong password fail the same way."""
     key = _username_key(username)
-    _throttle(
-        session,
-        scope="login",
-        keys=[(key, LOGIN_MAX_FAILURES), ("ip:" + client_ip, LOGIN_MAX_FAILURES_PER_IP)],
-        now=now,
-        serialize=key,
-    )
     user = find_user_by_username(session, username)
+    try:
+        _throttle(
+            session,
+            scope="login",
+            keys=[(key, LOGIN_MAX_FAILURES), ("ip:" + client_ip, LOGIN_MAX_FAILURES_PER_IP)],
+            now=now,
+            serialize=key,
+        )
+    except RateLimited:
+        audit.record_login(
+            session, user=user, action="auth.login_failed", now=now, reason="throttled"
+        )
+        raise
     usable = user is not None and user.is_active and user.deleted_at is None
     ok = verify_secret(user.password_hash if usable and user else None, password)
     if not (ok and user and usable):
+        audit.record_login(
+            session, user=user, action="auth.login_failed", now=now, reason="bad_credentials"
+        )
         _fail(
             session,
             scope="login",
@@ -143,6 +156,7 @@ def login(
     assert user is not None
     # A successful login clears the user's failure count.
     session.execute(delete(AuthFailure).where(AuthFailure.scope == "login", AuthFailure.key == key))
+    audit.record_login(session, user=user, action="auth.login", now=now)
     return start_session(session, user=user, now=now, lifetime=lifetime)
 
 
@@ -213,20 +227,26 @@ def activate(
     if problems:
         raise Invalid({"password": problems})
     normalized = normalize_e164(phone) or phone
-    _throttle(
-        session,
-        scope="activate",
-        keys=[
-            (normalized, ACTIVATION_MAX_ATTEMPTS * 2),
-            ("ip:" + client_ip, LOGIN_MAX_FAILURES_PER_IP),
-        ],
-        now=now,
-        serialize=normalized,
-    )
-    failure = "The code is wrong, expired or used up. Ask your clinic for a new one."
     user = session.scalars(
         select(User).where(User.phone == normalized, User.role == "patient")
     ).first()
+    try:
+        _throttle(
+            session,
+            scope="activate",
+            keys=[
+                (normalized, ACTIVATION_MAX_ATTEMPTS * 2),
+                ("ip:" + client_ip, LOGIN_MAX_FAILURES_PER_IP),
+            ],
+            now=now,
+            serialize=normalized,
+        )
+    except RateLimited:
+        audit.record_login(
+            session, user=user, action="auth.activate_failed", now=now, reason="throttled"
+        )
+        raise
+    failure = "The code is wrong, expired or used up. Ask your clinic for a new one."
     active_code = None
     if user is not None and user.is_active and user.deleted_at is None:
         active_code = session.scalars(
@@ -239,6 +259,9 @@ def activate(
     usable = active_code is not None and _claim_attempt(session, active_code, now=now)
     matches = verify_secret(active_code.code_hash if usable and active_code else None, code)
     if not matches or user is None or active_code is None:
+        audit.record_login(
+            session, user=user, action="auth.activate_failed", now=now, reason="bad_code"
+        )
         _fail(
             session, scope="activate", keys=[normalized, "ip:" + client_ip], now=now, detail=failure
         )
@@ -247,6 +270,7 @@ def activate(
     user.password_hash = hash_secret(password)
     # A new password ends every earlier login: whoever held the old one is out at once.
     revoke_sessions(session, user_id=user.id, now=now)
+    audit.record_login(session, user=user, action="auth.activate", now=now)
     profile = session.get(PatientProfile, user.id)
     if profile is not None and profile.activated_at is None:
         profile.activated_at = now
@@ -291,9 +315,21 @@ def change_password(
     _throttle(session, scope="login", keys=[(key, LOGIN_MAX_FAILURES)], now=now, serialize=key)
     if not verify_secret(user.password_hash, current_password):
         session.add(AuthFailure(scope="login", key=key, at=now))
+        audit.record_login(
+            session, user=user, action="auth.password_change_failed", now=now, reason="bad_current"
+        )
         raise Invalid({"current_password": ["Is not your current password."]}, keep_changes=True)
     problems = password_problems(new_password)
     if problems:
         raise Invalid({"new_password": problems})
     user.password_hash = hash_secret(new_password)
-    revoke_sessions(session, user_id=user.id, now=now, keep=session_id)
+    ended = revoke_sessions(session, user_id=user.id, now=now, keep=session_id)
+    audit.record(
+        session,
+        actor=user,
+        action="auth.password_changed",
+        target_type="user",
+        target_id=user.id,
+        now=now,
+        detail={"sessions_ended": ended},
+    )

@@ -267,6 +267,15 @@ def submit_phq9(
     escalation = _escalate(
         session, profile=profile, flags=found, source_type=PHQ9_SOURCE, source_id=record.id, now=now
     )
+    audit.record(
+        session,
+        actor=patient,
+        action="checkin.create",
+        target_type="phq9_checkin",
+        target_id=record.id,
+        patient_id=profile.user_id,
+        now=now,
+    )
     return Phq9Result(
         record=record,
         flags=found,
@@ -344,6 +353,15 @@ def submit_symptom_report(
         source_id=record.id,
         now=now,
     )
+    audit.record(
+        session,
+        actor=patient,
+        action="symptom_report.create",
+        target_type="symptom_report",
+        target_id=record.id,
+        patient_id=profile.user_id,
+        now=now,
+    )
     return SymptomReportResult(
         record=record,
         flags=found,
@@ -384,20 +402,36 @@ def _visible_patient(session: Session, *, viewer: User, patient_id: int) -> Pati
 
 
 def checkin_history(
-    session: Session, *, viewer: User, patient_id: int, limit: int, cursor: str | None
+    session: Session,
+    *,
+    viewer: User,
+    patient_id: int,
+    limit: int,
+    cursor: str | None,
+    now: datetime | None = None,
 ) -> History[Phq9Checkin]:
-    """A patient's PHQ-9 check-ins, newest first."""
+    """A patient's PHQ-9 check-ins, newest first (audited)."""
     profile = _visible_patient(session, viewer=viewer, patient_id=patient_id)
+    audit.record_reads(session, actor=viewer, what="checkins", patient_ids=[patient_id], now=now)
     query = select(Phq9Checkin).where(Phq9Checkin.patient_id == patient_id)
     page = paginate(session, query, key=Phq9Checkin.id, limit=limit, cursor=cursor)
     return History(items=page.items, next_cursor=page.next_cursor, timezone=profile.timezone)
 
 
 def symptom_report_history(
-    session: Session, *, viewer: User, patient_id: int, limit: int, cursor: str | None
+    session: Session,
+    *,
+    viewer: User,
+    patient_id: int,
+    limit: int,
+    cursor: str | None,
+    now: datetime | None = None,
 ) -> History[SymptomReportRecord]:
-    """A patient's post-session reports, newest first."""
+    """A patient's post-session reports, newest first (audited)."""
     profile = _visible_patient(session, viewer=viewer, patient_id=patient_id)
+    audit.record_reads(
+        session, actor=viewer, what="symptom_reports", patient_ids=[patient_id], now=now
+    )
     query = select(SymptomReportRecord).where(SymptomReportRecord.patient_id == patient_id)
     page = paginate(session, query, key=SymptomReportRecord.id, limit=limit, cursor=cursor)
     return History(items=page.items, next_cursor=page.next_cursor, timezone=profile.timezone)
@@ -421,16 +455,20 @@ def standing(session: Session, *, profile: PatientProfile) -> Standing:
     )
 
 
-def patient_standing(session: Session, *, viewer: User, patient_id: int) -> Standing:
+def patient_standing(
+    session: Session, *, viewer: User, patient_id: int, now: datetime | None = None
+) -> Standing:
     """A patient of the clinician's clinic with latest scores and outcome (404 otherwise)."""
-    return standing(session, profile=get_patient(session, viewer=viewer, patient_id=patient_id))
+    profile = get_patient(session, viewer=viewer, patient_id=patient_id)
+    audit.record_reads(session, actor=viewer, what="patient", patient_ids=[patient_id], now=now)
+    return standing(session, profile=profile)
 
 
-def my_standing(session: Session, *, patient: User) -> Standing:
-    """The signed-in patient's profile, plan, latest scores and outcome."""
-    return standing(
-        session, profile=_visible_patient(session, viewer=patient, patient_id=patient.id)
-    )
+def my_standing(session: Session, *, patient: User, now: datetime | None = None) -> Standing:
+    """The signed-in patient's profile, plan, latest scores and outcome (audited)."""
+    profile = _visible_patient(session, viewer=patient, patient_id=patient.id)
+    audit.record_reads(session, actor=patient, what="patient", patient_ids=[patient.id], now=now)
+    return standing(session, profile=profile)
 
 
 def record_refused_signal(

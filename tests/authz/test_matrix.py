@@ -346,6 +346,7 @@ ROWS: tuple[Row, ...] = (
         roles(admin=200),
         path=lambda c: f"{P}/clinicians/{c.world.clinician_x3}/deactivate",
     ),
+    Row("GET", f"{P}/audit", roles(admin=200)),
 )
 ROW_KEYS = {row.key for row in ROWS}
 
