@@ -22,6 +22,10 @@ from tests.conftest import PG_URL
 from tests.escalations.conftest import (  # noqa: F401
     _every_sms_is_clean,
     rt,
+    standin,
+    twilio_app,
+    twilio_client,
+    twilio_rt,
     twilio_settings,
 )
 
