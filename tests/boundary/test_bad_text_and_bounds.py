@@ -164,3 +164,23 @@ def test_a_token_without_exp_is_refused(
     forever = pyjwt.encode(claims, rt.settings.jwt_secret_key, algorithm="HS256")
     response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {forever}"})
     _assert_refused(response, 401)
+
+
+def test_a_whole_emoji_is_fine(client: FlaskClient, auth: Auth, world: World) -> None:
+    """Only an unpaired surrogate is refused: "\\ud83d\\ude00" is one character, 😀."""
+    body = json.dumps(report_body(notes="better today \ud83d\ude00"))
+    response = client.post(
+        REPORT_URL,
+        data=body,
+        headers={**auth.headers(World.pa_phone), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+
+
+def test_a_json_key_with_half_an_emoji_is_422(client: FlaskClient, world: World) -> None:
+    response = client.post(
+        "/api/v1/auth/login",
+        data='{"\\udc00": 1, "username": "a", "password": "b"}',
+        headers={"Content-Type": "application/json"},
+    )
+    _assert_refused(response)
