@@ -20,6 +20,30 @@ from services.pagination import Page, paginate
 from store.escalations import Escalation
 from store.models import AuditEvent, User
 
+# Never in an event's detail: contact details, free text, secrets, answers, or the clinical
+# category of a flag (with the patient's id beside it, "kind": "suicidality" is PHI).
+_PHI_KEYS = frozenset(
+    {
+        "name",
+        "phone",
+        "email",
+        "username",
+        "password",
+        "code",
+        "note",
+        "notes",
+        "body",
+        "answers",
+        "kind",
+        "evidence",
+        "diagnosis",
+    }
+)
+
+
+def _without_phi(detail: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in detail.items() if key not in _PHI_KEYS}
+
 
 def _patient_of(
     session: Session, *, target_type: str, target_id: int | str | None, detail: Mapping[str, Any]
@@ -50,7 +74,7 @@ def record(
     patient_id: int | None = None,
 ) -> None:
     """Add one audit event to the caller's transaction."""
-    detail = dict(detail or {})
+    detail = _without_phi(detail or {})
     if patient_id is None:
         patient_id = _patient_of(
             session, target_type=target_type, target_id=target_id, detail=detail

@@ -101,15 +101,17 @@ class AuditTrail(MethodView):
     @blp.doc(
         responses={
             "200": {
+                "description": "OK",
                 "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/AuditPage"}},
                     CSV: {
                         "schema": {
                             "type": "string",
                             "description": "With Accept: text/csv, the filtered trail as CSV "
                             f"(up to {EXPORT_MAX_ROWS} rows; X-Next-Cursor continues).",
                         }
-                    }
-                }
+                    },
+                },
             }
         }
     )

@@ -178,3 +178,13 @@ def test_only_an_admin_reads_the_trail(client: FlaskClient, auth: Auth, world: W
     for who in (World.cx1, World.pa_phone):
         assert client.get(AUDIT, headers=auth.headers(who)).status_code == 403
     assert client.get(AUDIT).status_code == 401
+
+
+def test_no_clinical_category_or_contact_detail_in_the_trail(
+    client: FlaskClient, auth: Auth, world: World, rt: Runtime
+) -> None:
+    raise_for(rt, world.patient_a, phq9(SUICIDAL))
+    events = _trail(client, auth, f"&patient_id={world.patient_a}")
+    created = [e for e in events if e["action"] == "escalation.create"]
+    assert created and all("kind" not in e["detail"] for e in created)
+    assert "suicid" not in json.dumps(events)
