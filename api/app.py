@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Flask, Response, request, send_from_directory
+from werkzeug.datastructures import MultiDict
 
 from api.errors import problem, register_errorhandlers
 from api.extensions import init_extensions, register_unit_of_work
@@ -125,6 +127,10 @@ def register_blueprints(api: object) -> None:
     api.register_blueprint(live_blp)  # type: ignore[attr-defined]
     api.register_blueprint(item9_blp)  # type: ignore[attr-defined]
 
+    from api.audit.views import blp as audit_blp
+
+    api.register_blueprint(audit_blp)  # type: ignore[attr-defined]
+
 
 def register_pages(app: Flask) -> None:
     """HTML pages outside the JSON API: what each problem type means."""
@@ -133,25 +139,44 @@ def register_pages(app: Flask) -> None:
     app.register_blueprint(problems_bp)
 
 
-def _holds_nul(value: object, depth: int = 0) -> bool:
-    """Whether a parsed JSON document has a NUL character in any key or string."""
+# Text PostgreSQL cannot store (NUL) or that is not Unicode at all (a lone UTF-16 surrogate,
+# e.g. JSON "\ud83d", which no database driver can encode): refused as bad input at the door.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def _unstorable(text: str) -> bool:
+    """Whether a string holds a NUL or a lone surrogate."""
+    return _UNSTORABLE.search(text) is not None
+
+
+def _holds_unstorable(value: object, depth: int = 0) -> bool:
+    """Whether a parsed JSON document has unstorable text in any key or string."""
     if isinstance(value, str):
-        return "\x00" in value
+        return _unstorable(value)
     if depth > 64:
         return False
     if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v, depth + 1) for k, v in value.items())
+        return any(
+            _holds_unstorable(k) or _holds_unstorable(v, depth + 1) for k, v in value.items()
+        )
     if isinstance(value, list):
-        return any(_holds_nul(v, depth + 1) for v in value)
+        return any(_holds_unstorable(v, depth + 1) for v in value)
     return False
+
+
+UNSTORABLE_DETAIL = "Text must not contain NUL characters or unpaired surrogates."
+UNSTORABLE_MESSAGE = "Must not contain NUL characters or unpaired surrogates."
 
 
 def register_request_guards(app: Flask) -> None:
     """415 for a non-JSON body on the JSON API; security headers on every response."""
     from api.checkins.views import read_crisis_answers
+    from api.safety import register_safety_net
 
     # First of all: crisis resources must ride on whatever refusal the guards give.
     app.before_request(read_crisis_answers)
+    # Registered before the unit of work, so it runs after it (after_request runs reversed).
+    register_safety_net(app)
 
     @app.before_request
     def _require_json() -> Response | None:
@@ -165,17 +190,13 @@ def register_request_guards(app: Flask) -> None:
         return None
 
     @app.before_request
-    def _refuse_unstorable_json() -> Response | None:
-        # PostgreSQL cannot store NUL in text, and the JSON parser recurses: refuse both
-        # here as bad input rather than answer 500 later.
-        if not request.path.startswith(JSON_ONLY_PREFIX):
-            return None
-        if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
-            return problem(
-                422,
-                "Text must not contain NUL characters.",
-                errors={"query": ["Must not contain NUL characters."]},
-            )
+    def _refuse_unstorable_text() -> Response | None:
+        # PostgreSQL cannot store NUL in text, no driver can encode a lone surrogate, and the
+        # JSON parser recurses: refuse all three here as bad input rather than answer 500
+        # later. Every door: the JSON API, the form-encoded webhooks and pages, query strings.
+        for location, values in (("query", request.args), ("form", _form_or_empty())):
+            if any(_unstorable(k) or _unstorable(v) for k, v in values.items(multi=True)):
+                return problem(422, UNSTORABLE_DETAIL, errors={location: [UNSTORABLE_MESSAGE]})
         if request.mimetype not in JSON_TYPES:
             return None
         try:
@@ -186,12 +207,8 @@ def register_request_guards(app: Flask) -> None:
             # Unreadable as JSON, e.g. a number over Python's 4300-digit limit, which the
             # body parser would raise as a bare ValueError (a 500).
             return problem(400, "The request body is not valid JSON.")
-        if _holds_nul(document):
-            return problem(
-                422,
-                "Text must not contain NUL characters.",
-                errors={"body": ["Must not contain NUL characters."]},
-            )
+        if _holds_unstorable(document):
+            return problem(422, UNSTORABLE_DETAIL, errors={"body": [UNSTORABLE_MESSAGE]})
         return None
 
     @app.after_request
@@ -214,3 +231,13 @@ def register_docs_assets(app: Flask) -> None:
     @app.get(DOCS_ASSETS + "/<path:filename>", endpoint="docs_assets")
     def _docs_asset(filename: str) -> Response:
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+
+def _form_or_empty() -> MultiDict[str, str]:
+    """The form fields of a form post (parsed once, as the view would), else nothing."""
+    if request.method in {"POST", "PUT", "PATCH"} and request.mimetype in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        return request.form
+    return MultiDict()

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, json, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from api.problems.catalogue import CATALOGUE
@@ -138,6 +139,34 @@ def domain_problem(error: domain.ServiceError) -> Response:
     return problem(status, error.detail, title=error.title)
 
 
+RETRY_AFTER_SECONDS = 5
+# SQLite reports a missing table or column (our bug, not an outage) as OperationalError too.
+_SQLITE_BUG_MARKERS = ("no such table", "no such column", "has no column", "syntax error")
+
+
+def database_unavailable(error: DBAPIError) -> bool:
+    """Whether a database error means "unreachable or failing now", not "our query is wrong".
+
+    A connection killed mid-request (PostgreSQL's pg_terminate_backend, a restart, a network
+    cut), a refused connection, a locked or unreadable SQLite file: the client should retry.
+    """
+    if error.connection_invalidated or isinstance(error, InterfaceError):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    message = str(error.orig).lower()
+    return not any(marker in message for marker in _SQLITE_BUG_MARKERS)
+
+
+def unavailable() -> Response:
+    """The documented 503: nothing was saved, retry after a few seconds."""
+    return problem(
+        503,
+        "The database is unavailable; nothing was saved. Try again.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def register_errorhandlers(app: Flask) -> None:
     """Every error leaves as problem+json: no HTML page, no stack trace."""
 
@@ -161,6 +190,19 @@ def register_errorhandlers(app: Flask) -> None:
         # A unique key taken by a concurrent request between our check and our flush.
         log.warning("a constraint refused %s %s", request.method, request.path, exc_info=True)
         return problem(409, "The change conflicts with the current state; nothing was saved.")
+
+    @app.errorhandler(DBAPIError)
+    def _database(error: DBAPIError) -> Response:
+        if database_unavailable(error):
+            log.warning("database unavailable on %s %s", request.method, request.path)
+            return unavailable()
+        log.exception("database error on %s %s", request.method, request.path)
+        return problem(500, "Something went wrong on our side; it has been logged.")
+
+    @app.errorhandler(PoolTimeout)
+    def _pool_exhausted(_error: PoolTimeout) -> Response:
+        log.warning("no database connection free on %s %s", request.method, request.path)
+        return unavailable()
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

@@ -15,6 +15,9 @@ from services.phones import normalize_e164
 ID_MAX = 2**31 - 1
 # Beyond a signed 64-bit integer SQLite overflows (a 500); no field needs more.
 INT64_MAX = 2**63 - 1
+# Timestamps from clients: far from datetime's limits, so arithmetic on them cannot overflow.
+TIMESTAMP_MIN_YEAR = 1900
+TIMESTAMP_MAX_YEAR = 2200
 
 
 @lru_cache(maxsize=1)
@@ -97,6 +100,12 @@ class AwareDateTime(fields.AwareDateTime):
         if not isinstance(value, str):
             raise ValidationError("Must be an ISO 8601 timestamp with an offset.")
         result: datetime = super()._deserialize(value, attr, data, **kwargs)
+        # Near datetime's year 1 / 9999 limits, converting to UTC or adding a window (the
+        # vitals window, a task's expiry) overflows (a 500): no date Tandem records is there.
+        if not TIMESTAMP_MIN_YEAR <= result.year <= TIMESTAMP_MAX_YEAR:
+            raise ValidationError(
+                f"Must be a timestamp between {TIMESTAMP_MIN_YEAR} and {TIMESTAMP_MAX_YEAR}."
+            )
         return result
 
 
@@ -126,5 +135,11 @@ class ProblemSchema(Schema):
         metadata={
             "description": "On a refused or failed self-report that signalled suicidal "
             "thoughts: where to get help now (988, 911)."
+        }
+    )
+    safety_signal_recorded = fields.Boolean(
+        metadata={
+            "description": "On a refused or failed self-report: its readable suicidality "
+            "answer was still recorded on a suicidality escalation and paged per the rules."
         }
     )

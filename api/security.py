@@ -52,6 +52,12 @@ def _revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
     return row is None or row.revoked_at is not None or str(row.user_id) != payload.get("sub")
 
 
+@jwt.token_verification_loader
+def _claims_complete(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
+    # PyJWT checks `exp` only when present: a token without one would never expire.
+    return isinstance(payload.get("exp"), int | float) and not isinstance(payload["exp"], bool)
+
+
 @jwt.unauthorized_loader
 def _missing(reason: str) -> Response:
     return _unauthorized("A bearer token is required.")

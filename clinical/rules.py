@@ -681,3 +681,56 @@ def maintenance_overdue(
     }
     rule = f"maintenance.unrecorded>=interval+{rules.maintenance_grace_days}d"
     return Flag(MAINTENANCE_OVERDUE, ROUTINE, rule, evidence)
+
+
+def refused_report_flags(
+    *,
+    item9: int | None,
+    phq9_total: int | None,
+    suicidal_thoughts: int | None,
+    refusal_status: int,
+    rules: EscalationRules = DEFAULTS,
+) -> list[Flag]:
+    """The suicidality flag of a self-report that was refused, from its readable answers only.
+
+    A suicidality signal that reached the server is never dropped on a technicality (a bad
+    note, an expired task, a failed store): item 9 and `suicidal_thoughts` are judged by the
+    same thresholds as an accepted report. The PHQ-9 total counts only when all nine answers
+    were readable; nothing else of the refused report is trusted.
+    """
+    evidence: dict[str, Any] = {
+        "refused": True,
+        "refusal_status": refusal_status,
+        "item9": item9,
+        "total": phq9_total,
+        "suicidal_thoughts": suicidal_thoughts,
+        "rules_version": RULES_VERSION,
+    }
+    flags: list[Flag] = []
+    if item9 is not None:
+        with_total = (
+            phq9_total is not None
+            and item9 >= rules.item9_high
+            and phq9_total >= rules.item9_with_total_urgent_total
+        )
+        if item9 >= rules.item9_urgent:
+            rule = f"refused.phq9.item9>={rules.item9_urgent}"
+            flags.append(Flag(SUICIDALITY, URGENT, rule, {"instrument": "PHQ-9", **evidence}))
+        elif with_total:
+            rule = (
+                f"refused.phq9.item9>={rules.item9_high}"
+                f"&total>={rules.item9_with_total_urgent_total}"
+            )
+            flags.append(Flag(SUICIDALITY, URGENT, rule, {"instrument": "PHQ-9", **evidence}))
+        elif item9 >= rules.item9_high:
+            rule = f"refused.phq9.item9>={rules.item9_high}"
+            flags.append(Flag(SUICIDALITY, HIGH, rule, {"instrument": "PHQ-9", **evidence}))
+    if suicidal_thoughts is not None:
+        report = {"instrument": "post-session report", **evidence}
+        if suicidal_thoughts >= rules.suicidal_thoughts_urgent:
+            rule = f"refused.report.suicidal_thoughts>={rules.suicidal_thoughts_urgent}"
+            flags.append(Flag(SUICIDALITY, URGENT, rule, report))
+        elif suicidal_thoughts >= rules.suicidal_thoughts_high:
+            rule = f"refused.report.suicidal_thoughts>={rules.suicidal_thoughts_high}"
+            flags.append(Flag(SUICIDALITY, HIGH, rule, report))
+    return highest_per_kind(flags)

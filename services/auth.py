@@ -9,9 +9,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from services import audit
 from services.errors import Forbidden, Invalid, RateLimited, Unauthorized
 from services.passwords import hash_secret, password_problems, verify_secret
 from services.phones import normalize_e164
@@ -51,8 +52,36 @@ def _username_key(username: str) -> str:
     return stripped.lower()
 
 
-def _throttle(session: Session, *, scope: str, keys: list[tuple[str, int]], now: datetime) -> None:
-    """Refuse with 429 when any key has had too many failures in the window."""
+def _serialize(session: Session, *, scope: str, key: str) -> None:
+    """Take the key's lock until this transaction ends, so count, check and record are atomic.
+
+    Without it, 40 concurrent guesses all count the same few failures before any records
+    its own (14 checked against a limit of 5). PostgreSQL: a transaction-scoped advisory
+    lock on the key, released at commit or rollback. SQLite: every transaction already
+    begins IMMEDIATE (store.database), which serializes writers, so nothing more is needed.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(f"{scope}:{key}", 0)))
+        )
+
+
+def _throttle(
+    session: Session,
+    *,
+    scope: str,
+    keys: list[tuple[str, int]],
+    now: datetime,
+    serialize: str | None = None,
+) -> None:
+    """Refuse with 429 when any key has had too many failures in the window.
+
+    `serialize` names the key whose count must be exact under concurrency (the user's or
+    the phone's): requests for it wait their turn. The per-address count is not serialized,
+    as that would queue every login behind one proxy; it stays a coarse, approximate limit.
+    """
+    if serialize is not None:
+        _serialize(session, scope=scope, key=serialize)
     since = now - FAILURE_WINDOW
     for key, limit in keys:
         count, oldest = session.execute(
@@ -63,8 +92,11 @@ def _throttle(session: Session, *, scope: str, keys: list[tuple[str, int]], now:
         if count >= limit:
             # The oldest failure leaves the window at exactly this moment.
             retry_after = math.ceil((oldest + FAILURE_WINDOW - now).total_seconds())
+            # keep_changes: the audit trail keeps the throttled attempt (nothing else is written).
             raise RateLimited(
-                "Too many failed attempts. Wait before trying again.", retry_after=retry_after
+                "Too many failed attempts. Wait before trying again.",
+                retry_after=retry_after,
+                keep_changes=True,
             )
 
 
@@ -99,16 +131,26 @@ def login(
     With ``roles``, a correct login of any other role is refused (403) and opens no session.
     """
     key = _username_key(username)
-    _throttle(
-        session,
-        scope="login",
-        keys=[(key, LOGIN_MAX_FAILURES), ("ip:" + client_ip, LOGIN_MAX_FAILURES_PER_IP)],
-        now=now,
-    )
     user = find_user_by_username(session, username)
+    try:
+        _throttle(
+            session,
+            scope="login",
+            keys=[(key, LOGIN_MAX_FAILURES), ("ip:" + client_ip, LOGIN_MAX_FAILURES_PER_IP)],
+            now=now,
+            serialize=key,
+        )
+    except RateLimited:
+        audit.record_login(
+            session, user=user, action="auth.login_failed", now=now, reason="throttled"
+        )
+        raise
     usable = user is not None and user.is_active and user.deleted_at is None
     ok = verify_secret(user.password_hash if usable and user else None, password)
     if not (ok and user and usable):
+        audit.record_login(
+            session, user=user, action="auth.login_failed", now=now, reason="bad_credentials"
+        )
         _fail(
             session,
             scope="login",
@@ -121,6 +163,7 @@ def login(
         raise Forbidden("This sign-in is for clinic staff. Patients use the Tandem app.")
     # A successful login clears the user's failure count.
     session.execute(delete(AuthFailure).where(AuthFailure.scope == "login", AuthFailure.key == key))
+    audit.record_login(session, user=user, action="auth.login", now=now)
     return start_session(session, user=user, now=now, lifetime=lifetime)
 
 
@@ -159,6 +202,23 @@ def new_activation_code(session: Session, *, user: User, now: datetime) -> str:
     return code
 
 
+def _claim_attempt(session: Session, code: ActivationCode, *, now: datetime) -> bool:
+    """Count one try of an unused, unexpired code that has tries left; False otherwise."""
+    claimed = session.execute(
+        update(ActivationCode)
+        .where(
+            ActivationCode.id == code.id,
+            ActivationCode.used_at.is_(None),
+            ActivationCode.expires_at > now,
+            ActivationCode.attempts < ACTIVATION_MAX_ATTEMPTS,
+        )
+        .values(attempts=ActivationCode.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(code)
+    return bool(getattr(claimed, "rowcount", 0))
+
+
 def activate(
     session: Session,
     *,
@@ -174,19 +234,26 @@ def activate(
     if problems:
         raise Invalid({"password": problems})
     normalized = normalize_e164(phone) or phone
-    _throttle(
-        session,
-        scope="activate",
-        keys=[
-            (normalized, ACTIVATION_MAX_ATTEMPTS * 2),
-            ("ip:" + client_ip, LOGIN_MAX_FAILURES_PER_IP),
-        ],
-        now=now,
-    )
-    failure = "The code is wrong, expired or used up. Ask your clinic for a new one."
     user = session.scalars(
         select(User).where(User.phone == normalized, User.role == "patient")
     ).first()
+    try:
+        _throttle(
+            session,
+            scope="activate",
+            keys=[
+                (normalized, ACTIVATION_MAX_ATTEMPTS * 2),
+                ("ip:" + client_ip, LOGIN_MAX_FAILURES_PER_IP),
+            ],
+            now=now,
+            serialize=normalized,
+        )
+    except RateLimited:
+        audit.record_login(
+            session, user=user, action="auth.activate_failed", now=now, reason="throttled"
+        )
+        raise
+    failure = "The code is wrong, expired or used up. Ask your clinic for a new one."
     active_code = None
     if user is not None and user.is_active and user.deleted_at is None:
         active_code = session.scalars(
@@ -194,21 +261,23 @@ def activate(
             .where(ActivationCode.user_id == user.id, ActivationCode.used_at.is_(None))
             .order_by(ActivationCode.id.desc())
         ).first()
-    usable = (
-        active_code is not None
-        and active_code.expires_at > now
-        and active_code.attempts < ACTIVATION_MAX_ATTEMPTS
-    )
+    # Claim one of the code's tries before checking it, in one conditional UPDATE: under
+    # concurrency the row lock makes the count exact, so at most 5 guesses are ever checked.
+    usable = active_code is not None and _claim_attempt(session, active_code, now=now)
     matches = verify_secret(active_code.code_hash if usable and active_code else None, code)
     if not matches or user is None or active_code is None:
-        if usable and active_code is not None:
-            active_code.attempts += 1
+        audit.record_login(
+            session, user=user, action="auth.activate_failed", now=now, reason="bad_code"
+        )
         _fail(
             session, scope="activate", keys=[normalized, "ip:" + client_ip], now=now, detail=failure
         )
     assert user is not None and active_code is not None
     active_code.used_at = now
     user.password_hash = hash_secret(password)
+    # A new password ends every earlier login: whoever held the old one is out at once.
+    revoke_sessions(session, user_id=user.id, now=now)
+    audit.record_login(session, user=user, action="auth.activate", now=now)
     profile = session.get(PatientProfile, user.id)
     if profile is not None and profile.activated_at is None:
         profile.activated_at = now
@@ -238,3 +307,61 @@ def resume_session(
     if idle is not None:
         row.expires_at = now + idle
     return user
+
+
+def revoke_sessions(
+    session: Session, *, user_id: int, now: datetime, keep: str | None = None
+) -> int:
+    """End every live login session of a user (but `keep`): their tokens stop at once.
+
+    Access and refresh tokens carry their session's id and every request checks it
+    (api.security), so revoking the row is enough; returns how many ended.
+    """
+    query = (
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if keep is not None:
+        query = query.where(AuthSession.id != keep)
+    return int(getattr(session.execute(query), "rowcount", 0) or 0)
+
+
+def change_password(
+    session: Session,
+    *,
+    user: User,
+    session_id: str,
+    current_password: str,
+    new_password: str,
+    now: datetime,
+) -> None:
+    """Change the signed-in user's password; every *other* session of theirs ends.
+
+    A wrong current password is a 422 naming the field and counts towards the same
+    throttle as a failed login of that user (a stolen access token cannot be used to guess
+    the password faster than the login form allows).
+    """
+    key = _username_key(user.email or user.phone or str(user.id))
+    _throttle(session, scope="login", keys=[(key, LOGIN_MAX_FAILURES)], now=now, serialize=key)
+    if not verify_secret(user.password_hash, current_password):
+        session.add(AuthFailure(scope="login", key=key, at=now))
+        audit.record_login(
+            session, user=user, action="auth.password_change_failed", now=now, reason="bad_current"
+        )
+        raise Invalid({"current_password": ["Is not your current password."]}, keep_changes=True)
+    problems = password_problems(new_password)
+    if problems:
+        raise Invalid({"new_password": problems})
+    user.password_hash = hash_secret(new_password)
+    ended = revoke_sessions(session, user_id=user.id, now=now, keep=session_id)
+    audit.record(
+        session,
+        actor=user,
+        action="auth.password_changed",
+        target_type="user",
+        target_id=user.id,
+        now=now,
+        detail={"sessions_ended": ended},
+    )

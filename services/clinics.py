@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from clinical.errors import InvalidInput
 from clinical.rules import EscalationRules
 from services import audit
+from services.auth import revoke_sessions
 from services.errors import Conflict, Invalid, NotFound
 from services.passwords import hash_secret
 from store.models import Clinic, User
@@ -216,3 +217,28 @@ def list_clinicians(session: Session, *, clinic_id: int | None) -> list[User]:
     if clinic_id is not None:
         query = query.where(User.clinic_id == clinic_id)
     return list(session.scalars(query.order_by(User.id)))
+
+
+def deactivate_clinician(
+    session: Session, *, actor: User, clinician_id: int, now: datetime
+) -> User:
+    """An admin disables a clinician: they cannot sign in, are not paged, and every session
+    of theirs ends at once. Idempotent; 404 for anyone who is not a clinician."""
+    user = session.get(User, clinician_id)
+    if user is None or user.role != "clinician" or user.deleted_at is not None:
+        raise NotFound("No such clinician.")
+    was_active = user.is_active
+    user.is_active = False
+    ended = revoke_sessions(session, user_id=user.id, now=now)
+    if was_active or ended:
+        audit.record(
+            session,
+            actor=actor,
+            action="clinician.deactivate",
+            target_type="user",
+            target_id=user.id,
+            clinic_id=user.clinic_id,
+            now=now,
+            detail={"sessions_ended": ended},
+        )
+    return user

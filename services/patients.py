@@ -211,15 +211,30 @@ def get_patient(session: Session, *, viewer: User, patient_id: int) -> PatientPr
 
 
 def list_patients(
-    session: Session, *, viewer: User, limit: int, cursor: str | None
+    session: Session,
+    *,
+    viewer: User,
+    limit: int,
+    cursor: str | None,
+    now: datetime | None = None,
 ) -> Page[PatientProfile]:
+    """A page of the clinic's patients; each one shown is an audited read."""
     query = (
         select(PatientProfile)
         .where(PatientProfile.clinic_id == viewer.clinic_id)
         # One query per relationship for the whole page, not one per patient.
         .options(selectinload(PatientProfile.user), selectinload(PatientProfile.care_team))
     )
-    return paginate(session, query, key=PatientProfile.user_id, limit=limit, cursor=cursor)
+    page = paginate(session, query, key=PatientProfile.user_id, limit=limit, cursor=cursor)
+    audit.record_reads(
+        session,
+        actor=viewer,
+        what="patient",
+        patient_ids=[p.user_id for p in page.items],
+        now=now,
+        detail={"via": "list"},
+    )
+    return page
 
 
 def update_patient(

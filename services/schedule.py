@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from clinical import calendar, rules
 from notifications import outbox, texts
-from services import escalations
+from services import audit, escalations
 from services.clinics import DEFAULT_POLICY, effective_policy
 from services.errors import Invalid, NotFound
 from store.models import Clinic, OutboxMessage, PatientProfile, User
@@ -284,8 +284,16 @@ def _follow_plan(
 # --- The patient's tasks ------------------------------------------------------------------------
 
 
-def list_due_tasks(session: Session, *, patient_id: int, now: datetime) -> list[Task]:
-    """Open tasks the app should ask now (due, not yet expired), soonest first."""
+def list_due_tasks(
+    session: Session, *, patient_id: int, now: datetime, viewer: User | None = None
+) -> list[Task]:
+    """Open tasks the app should ask now (due, not yet expired), soonest first (audited).
+
+    The reader is the patient themselves unless `viewer` says otherwise.
+    """
+    actor = viewer or session.get(User, patient_id)
+    if actor is not None:
+        audit.record_reads(session, actor=actor, what="tasks", patient_ids=[patient_id], now=now)
     return list(
         session.scalars(
             select(Task)

@@ -21,7 +21,7 @@ from clinical import outcomes as course_outcomes
 from clinical import symptoms as symptom_scale
 from clinical.errors import InvalidInput
 from clinical.outcomes import ChangeFromBaseline, CourseOutcome, change_from_baseline
-from services import escalations, outcomes, schedule
+from services import audit, escalations, outcomes, schedule
 from services.errors import Forbidden, Invalid, NotFound
 from services.escalations import EscalationRef
 from services.pagination import paginate
@@ -175,7 +175,7 @@ def _escalate(
     profile: PatientProfile,
     flags: Sequence[rules.Flag],
     source_type: str,
-    source_id: int,
+    source_id: int | None,
     now: datetime,
 ) -> EscalationRef | None:
     if not flags:
@@ -317,6 +317,15 @@ def submit_phq9(
     escalation = _escalate(
         session, profile=profile, flags=found, source_type=PHQ9_SOURCE, source_id=record.id, now=now
     )
+    audit.record(
+        session,
+        actor=patient,
+        action="checkin.create",
+        target_type="phq9_checkin",
+        target_id=record.id,
+        patient_id=profile.user_id,
+        now=now,
+    )
     return Phq9Result(
         record=record,
         flags=found,
@@ -397,6 +406,15 @@ def submit_symptom_report(
         source_id=record.id,
         now=now,
     )
+    audit.record(
+        session,
+        actor=patient,
+        action="symptom_report.create",
+        target_type="symptom_report",
+        target_id=record.id,
+        patient_id=profile.user_id,
+        now=now,
+    )
     return SymptomReportResult(
         record=record,
         flags=found,
@@ -437,20 +455,36 @@ def _visible_patient(session: Session, *, viewer: User, patient_id: int) -> Pati
 
 
 def checkin_history(
-    session: Session, *, viewer: User, patient_id: int, limit: int, cursor: str | None
+    session: Session,
+    *,
+    viewer: User,
+    patient_id: int,
+    limit: int,
+    cursor: str | None,
+    now: datetime | None = None,
 ) -> History[Phq9Checkin]:
-    """A patient's PHQ-9 check-ins, newest first."""
+    """A patient's PHQ-9 check-ins, newest first (audited)."""
     profile = _visible_patient(session, viewer=viewer, patient_id=patient_id)
+    audit.record_reads(session, actor=viewer, what="checkins", patient_ids=[patient_id], now=now)
     query = select(Phq9Checkin).where(Phq9Checkin.patient_id == patient_id)
     page = paginate(session, query, key=Phq9Checkin.id, limit=limit, cursor=cursor)
     return History(items=page.items, next_cursor=page.next_cursor, timezone=profile.timezone)
 
 
 def symptom_report_history(
-    session: Session, *, viewer: User, patient_id: int, limit: int, cursor: str | None
+    session: Session,
+    *,
+    viewer: User,
+    patient_id: int,
+    limit: int,
+    cursor: str | None,
+    now: datetime | None = None,
 ) -> History[SymptomReportRecord]:
-    """A patient's post-session reports, newest first."""
+    """A patient's post-session reports, newest first (audited)."""
     profile = _visible_patient(session, viewer=viewer, patient_id=patient_id)
+    audit.record_reads(
+        session, actor=viewer, what="symptom_reports", patient_ids=[patient_id], now=now
+    )
     query = select(SymptomReportRecord).where(SymptomReportRecord.patient_id == patient_id)
     page = paginate(session, query, key=SymptomReportRecord.id, limit=limit, cursor=cursor)
     return History(items=page.items, next_cursor=page.next_cursor, timezone=profile.timezone)
@@ -474,13 +508,64 @@ def standing(session: Session, *, profile: PatientProfile) -> Standing:
     )
 
 
-def patient_standing(session: Session, *, viewer: User, patient_id: int) -> Standing:
+def patient_standing(
+    session: Session, *, viewer: User, patient_id: int, now: datetime | None = None
+) -> Standing:
     """A patient of the clinician's clinic with latest scores and outcome (404 otherwise)."""
-    return standing(session, profile=get_patient(session, viewer=viewer, patient_id=patient_id))
+    profile = get_patient(session, viewer=viewer, patient_id=patient_id)
+    audit.record_reads(session, actor=viewer, what="patient", patient_ids=[patient_id], now=now)
+    return standing(session, profile=profile)
 
 
-def my_standing(session: Session, *, patient: User) -> Standing:
-    """The signed-in patient's profile, plan, latest scores and outcome."""
-    return standing(
-        session, profile=_visible_patient(session, viewer=patient, patient_id=patient.id)
+def my_standing(session: Session, *, patient: User, now: datetime | None = None) -> Standing:
+    """The signed-in patient's profile, plan, latest scores and outcome (audited)."""
+    profile = _visible_patient(session, viewer=patient, patient_id=patient.id)
+    audit.record_reads(session, actor=patient, what="patient", patient_ids=[patient.id], now=now)
+    return standing(session, profile=profile)
+
+
+def record_refused_signal(
+    session: Session,
+    *,
+    patient_id: int,
+    source_type: str,
+    item9: int | None,
+    phq9_total: int | None,
+    suicidal_thoughts: int | None,
+    refusal_status: int,
+    now: datetime,
+) -> EscalationRef | None:
+    """Put a refused self-report's readable suicidality answer on a suicidality escalation.
+
+    The caller runs this in a unit of work of its own, after the refused submission's
+    transaction has ended, so the refusal (or the failure) cannot undo it. Only an active
+    patient's own signal counts; None when there is nothing to record.
+    """
+    row = session.execute(_PATIENT_AND_CLINIC, {"patient_id": patient_id}).first()
+    user = session.get(User, patient_id)
+    if row is None or user is None or not user.is_active or user.deleted_at is not None:
+        return None
+    profile, clinic = row[0], row[1]
+    found = rules.refused_report_flags(
+        item9=item9,
+        phq9_total=phq9_total,
+        suicidal_thoughts=suicidal_thoughts,
+        refusal_status=refusal_status,
+        rules=escalations.clinic_rules(clinic),
     )
+    if not found:
+        return None
+    ref = _escalate(
+        session, profile=profile, flags=found, source_type=source_type, source_id=None, now=now
+    )
+    audit.record(
+        session,
+        actor=user,
+        action="selfreport.refused_signal_recorded",
+        target_type="escalation",
+        target_id=ref.id if ref else None,
+        clinic_id=profile.clinic_id,
+        now=now,
+        detail={"patient_id": profile.user_id, "refusal_status": refusal_status},
+    )
+    return ref

@@ -361,10 +361,17 @@ def _text_if_overdue(
 
 
 def list_sessions(
-    session: Session, *, viewer: User, patient_id: int, limit: int, cursor: str | None
+    session: Session,
+    *,
+    viewer: User,
+    patient_id: int,
+    limit: int,
+    cursor: str | None,
+    now: datetime | None = None,
 ) -> Page[TreatmentSession]:
-    """A patient's sessions, latest start first (back-filled ones in their place)."""
+    """A patient's sessions, latest start first (back-filled ones in their place); audited."""
     profile = get_patient(session, viewer=viewer, patient_id=patient_id)
+    audit.record_reads(session, actor=viewer, what="sessions", patient_ids=[patient_id], now=now)
     query = (
         select(TreatmentSession)
         .where(TreatmentSession.patient_id == profile.user_id)

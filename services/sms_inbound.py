@@ -20,6 +20,9 @@ OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", 
 OPT_IN = frozenset({"START", "YES", "UNSTOP"})
 HELP = frozenset({"HELP", "INFO"})
 _ACK = re.compile(r"^ACK\b\s*#?\s*(\d{1,10})?\s*[.!]?$", re.IGNORECASE)
+# The largest id PostgreSQL's INTEGER keys hold: a larger number in a text names no
+# escalation, and passed on it is "integer out of range" (a 500 to Twilio).
+ESCALATION_ID_MAX = 2**31 - 1
 
 
 def twilio_request_valid(
@@ -95,7 +98,8 @@ def handle_inbound_sms(
             return InboundResult("ack_usage", texts.ack_usage())
         escalation_id = int(match.group(1))
         if (
-            user is not None
+            0 < escalation_id <= ESCALATION_ID_MAX
+            and user is not None
             and user.role == "clinician"
             and user.is_active
             and escalations.acknowledge_by_sms(

@@ -236,6 +236,10 @@ class AuditEvent(Base):
     target_type: Mapped[str] = mapped_column(String(32))
     target_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Whose data was read or changed (GET /api/v1/audit?patient_id=), and the actor's role
+    # when it happened (a role can change later). No foreign key: the trail outlives rows.
+    patient_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    actor_role: Mapped[str | None] = mapped_column(String(16))
 
 
 # The other model modules register their tables on Base's metadata when imported.

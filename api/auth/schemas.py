@@ -26,6 +26,13 @@ class ActivateIn(Schema):
     password = fields.String(required=True, load_only=True, validate=validate.Length(1, 256))
 
 
+class PasswordChangeIn(Schema):
+    current_password = fields.String(
+        required=True, load_only=True, validate=validate.Length(1, 256)
+    )
+    new_password = fields.String(required=True, load_only=True, validate=validate.Length(1, 256))
+
+
 class TokensOut(Schema):
     access_token = fields.String(required=True)
     refresh_token = fields.String(required=True)

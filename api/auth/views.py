@@ -9,9 +9,9 @@ from flask import Response, request
 from flask_jwt_extended import create_access_token, create_refresh_token, get_jwt
 from flask_smorest import Blueprint
 
-from api.auth.schemas import ActivateIn, LoginIn, RefreshOut, TokensOut
+from api.auth.schemas import ActivateIn, LoginIn, PasswordChangeIn, RefreshOut, TokensOut
 from api.extensions import db, runtime
-from api.security import require, the_user
+from api.security import require, the_user, token_session_id
 from services import auth as auth_service
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in and out.")
@@ -109,3 +109,22 @@ def activate(data: dict[str, Any]) -> dict[str, Any]:
         lifetime=_refresh_lifetime(),
     )
     return _tokens(result)
+
+
+@blp.post("/password")
+@require()
+@blp.arguments(PasswordChangeIn)
+@blp.response(204)
+@blp.alt_response(422, description="The current password is wrong, or the new one too weak.")
+@blp.alt_response(429, description="Too many wrong current passwords; see Retry-After.")
+def change_password(data: dict[str, Any]) -> Response:
+    """Change your password; every other session of yours ends at once (this one stays)."""
+    auth_service.change_password(
+        db(),
+        user=the_user(),
+        session_id=token_session_id(),
+        current_password=data["current_password"],
+        new_password=data["new_password"],
+        now=runtime().clock.now(),
+    )
+    return Response(status=204)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,9 +33,11 @@ def _raw_level(value: object) -> int | None:
     return None
 
 
+SYMPTOM_REPORT_PATH = "/api/v1/symptom-reports"
+# Every door a suicidality answer can come in by (the item 9 re-ask is a PHQ-9 answer).
 SELF_REPORT_PATHS = (
     "/api/v1/checkins/phq9",
-    "/api/v1/symptom-reports",
+    SYMPTOM_REPORT_PATH,
     "/api/v1/checkins/phq9-item9",
 )
 
@@ -61,11 +64,32 @@ def read_crisis_answers() -> None:
     item9 = _raw_level(answers[8]) if isinstance(answers, list) and len(answers) > 8 else None
     if item9 is None:
         item9 = _raw_level(body.get("item9"))  # the one-question re-ask
-    resources = crisis.crisis_resources_for(
-        item9=item9, suicidal_thoughts=_raw_level(body.get("suicidal_thoughts"))
-    )
+    thoughts = _raw_level(body.get("suicidal_thoughts"))
+    resources = crisis.crisis_resources_for(item9=item9, suicidal_thoughts=thoughts)
     if resources is not None:
         g.crisis_resources = resources
+        # Kept for a refusal: the readable answers still reach a clinician (api.safety).
+        levels = [_raw_level(a) for a in answers] if isinstance(answers, list) else []
+        g.safety_answers = SafetyAnswers(
+            source_type="symptom_report" if request.path == SYMPTOM_REPORT_PATH else "phq9",
+            item9=item9,
+            phq9_total=(
+                sum(v for v in levels if v is not None)
+                if len(levels) == 9 and None not in levels
+                else None
+            ),
+            suicidal_thoughts=thoughts,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyAnswers:
+    """The suicidality answers of a self-report, as readable before any validation."""
+
+    source_type: str
+    item9: int | None
+    phq9_total: int | None
+    suicidal_thoughts: int | None
 
 
 @blp.route("/checkins/phq9")

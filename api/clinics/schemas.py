@@ -140,6 +140,7 @@ class ClinicianOut(Schema):
     phone = fields.String(allow_none=True)
     on_call_tier = fields.Integer(allow_none=True)
     sms_opted_out = fields.Boolean(required=True)
+    is_active = fields.Boolean(metadata={"description": "False once an admin deactivated them."})
     created_at = fields.AwareDateTime(format="iso", required=True)
 
 

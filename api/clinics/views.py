@@ -100,6 +100,7 @@ def clinician_out(user: User) -> dict[str, Any]:
         "phone": user.phone,
         "on_call_tier": user.on_call_tier,
         "sms_opted_out": user.sms_opted_out,
+        "is_active": user.is_active,
         "created_at": user.created_at,
     }
 
@@ -132,5 +133,18 @@ class Clinicians(MethodView):
             clinic_id=data["clinic_id"],
             on_call_tier=data["on_call_tier"],
             now=runtime().clock.now(),
+        )
+        return clinician_out(user)
+
+
+@blp.route("/clinicians/<int:clinician_id>/deactivate")
+class ClinicianDeactivation(MethodView):
+    @require("admin")
+    @blp.response(200, ClinicianOut)
+    @blp.alt_response(404, description="No such clinician.")
+    def post(self, clinician_id: int) -> dict[str, Any]:
+        """Disable a clinician: no sign-in, no pages; every session of theirs ends at once."""
+        user = clinics.deactivate_clinician(
+            db(), actor=the_user(), clinician_id=clinician_id, now=runtime().clock.now()
         )
         return clinician_out(user)

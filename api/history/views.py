@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from api.checkins import render
 from api.checkins.schemas import CheckinPage, SymptomReportPage
-from api.extensions import db
+from api.extensions import db, runtime
 from api.fields import PageQuery
 from api.security import require, the_user
 from services import selfreport
@@ -35,6 +35,7 @@ class PatientCheckins(MethodView):
             patient_id=patient_id,
             limit=query["limit"],
             cursor=query["cursor"],
+            now=runtime().clock.now(),
         )
         return {
             "items": [render.checkin_out(r, None, clinician=True) for r in page.items],
@@ -55,6 +56,7 @@ class PatientSymptomReports(MethodView):
             patient_id=patient_id,
             limit=query["limit"],
             cursor=query["cursor"],
+            now=runtime().clock.now(),
         )
         return {
             "items": [render.symptom_report_out(r, None, clinician=True) for r in page.items],

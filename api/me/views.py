@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from api.checkins import render
 from api.checkins.schemas import CheckinPage, SymptomReportPage
-from api.extensions import db
+from api.extensions import db, runtime
 from api.fields import PageQuery
 from api.me.schemas import MeOut
 from api.security import require, the_user
@@ -27,7 +27,7 @@ class Me(MethodView):
     @blp.response(200, MeOut)
     def get(self) -> dict[str, Any]:
         """Your profile, phase, next session, latest scores and outcome summary."""
-        standing = selfreport.my_standing(db(), patient=the_user())
+        standing = selfreport.my_standing(db(), patient=the_user(), now=runtime().clock.now())
         profile = standing.profile
         tz = ZoneInfo(profile.timezone)
         return {
@@ -54,7 +54,12 @@ class MyCheckins(MethodView):
         """Your PHQ-9 check-ins, newest first."""
         user = the_user()
         page = selfreport.checkin_history(
-            db(), viewer=user, patient_id=user.id, limit=query["limit"], cursor=query["cursor"]
+            db(),
+            viewer=user,
+            patient_id=user.id,
+            limit=query["limit"],
+            cursor=query["cursor"],
+            now=runtime().clock.now(),
         )
         tz = ZoneInfo(page.timezone)
         return {
@@ -72,7 +77,12 @@ class MySymptomReports(MethodView):
         """Your post-session reports, newest first."""
         user = the_user()
         page = selfreport.symptom_report_history(
-            db(), viewer=user, patient_id=user.id, limit=query["limit"], cursor=query["cursor"]
+            db(),
+            viewer=user,
+            patient_id=user.id,
+            limit=query["limit"],
+            cursor=query["cursor"],
+            now=runtime().clock.now(),
         )
         tz = ZoneInfo(page.timezone)
         return {

@@ -59,7 +59,11 @@ class Patients(MethodView):
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Patients of your clinic, newest first."""
         page = patients.list_patients(
-            db(), viewer=the_user(), limit=query["limit"], cursor=query["cursor"]
+            db(),
+            viewer=the_user(),
+            limit=query["limit"],
+            cursor=query["cursor"],
+            now=runtime().clock.now(),
         )
         return {"items": [patient_out(p) for p in page.items], "next_cursor": page.next_cursor}
 
@@ -82,7 +86,9 @@ class PatientById(MethodView):
     @blp.response(200, PatientOut)
     def get(self, patient_id: int) -> dict[str, Any]:
         """One patient of your clinic: profile, plan, latest scores and outcome summary."""
-        standing = selfreport.patient_standing(db(), viewer=the_user(), patient_id=patient_id)
+        standing = selfreport.patient_standing(
+            db(), viewer=the_user(), patient_id=patient_id, now=runtime().clock.now()
+        )
         return {**patient_out(standing.profile), **render.standing_out(standing, None)}
 
     @require("clinician")

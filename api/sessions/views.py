@@ -73,6 +73,7 @@ class Sessions(MethodView):
             patient_id=patient_id,
             limit=query["limit"],
             cursor=query["cursor"],
+            now=runtime().clock.now(),
         )
         return {"items": [session_out(s) for s in page.items], "next_cursor": page.next_cursor}
 

@@ -473,6 +473,21 @@ ROWS: tuple[Row, ...] = (
         body=lambda c: {},
     ),
     Row("POST", f"{P}/checkins/phq9-item9", roles(patient=201), body=_item9_reask),
+    # Accounts (boundary lane): any signed-in user changes their own password.
+    Row(
+        "POST",
+        f"{P}/auth/password",
+        roles(patient=204, clinician=204, admin=204),
+        body=lambda c: {"current_password": World.PASSWORD, "new_password": World.PASSWORD},
+    ),
+    # Only an admin deactivates; clinician x3 is no caller here, so the others still sign in.
+    Row(
+        "POST",
+        "/api/v1/clinicians/<int:clinician_id>/deactivate",
+        roles(admin=200),
+        path=lambda c: f"{P}/clinicians/{c.world.clinician_x3}/deactivate",
+    ),
+    Row("GET", f"{P}/audit", roles(admin=200)),
 )
 ROW_KEYS = {row.key for row in ROWS}
 

@@ -25,7 +25,9 @@ from tests.selfreport.conftest import (
 )
 from tests.support.world import World
 
-OK = [1, 1, 1, 1, 1, 1, 1, 1, 1]
+# Item 9 = 0: a refusal that carried a readable suicidality answer records it on an
+# escalation by design (tests/boundary/test_refused_safety_signal.py), so it is not "nothing".
+OK = [1, 1, 1, 1, 1, 1, 1, 1, 0]
 
 
 @pytest.fixture
@@ -61,7 +63,7 @@ PHQ9_CASES: list[tuple[str, Any, str]] = [
     ("true", {"answers": _with(3, True)}, "answers.3"),
     ("false on item 9", {"answers": _with(8, False)}, "answers.8"),
     ("object", {"answers": _with(0, {"v": 1})}, "answers.0"),
-    ("three skipped", {"answers": [None, None, None, 1, 1, 1, 1, 1, 1]}, "answers"),
+    ("three skipped", {"answers": [None, None, None, 1, 1, 1, 1, 1, 0]}, "answers"),
     ("all skipped", {"answers": [None] * 9}, "answers"),
     ("answers missing", {}, "answers"),
     ("answers null", {"answers": None}, "answers"),
@@ -295,7 +297,7 @@ def test_wrong_content_type(
 ) -> None:
     response = client.post(
         url,
-        data=b'{"answers": [1,1,1,1,1,1,1,1,1]}',
+        data=b'{"answers": [1,1,1,1,1,1,1,1,0]}',
         headers=patient_headers,
         content_type=content_type,
     )
@@ -320,4 +322,4 @@ def test_a_refusal_does_not_disturb_the_next_submission(
     submit_phq9: Callable[..., Any], client: FlaskClient, patient_headers: dict[str, str]
 ) -> None:
     client.post(PHQ9_URL, json={"answers": _with(0, 9)}, headers=patient_headers)
-    assert submit_phq9(OK).get_json()["total"] == 9
+    assert submit_phq9(OK).get_json()["total"] == 8

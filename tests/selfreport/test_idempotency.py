@@ -90,7 +90,10 @@ def test_invalid_keys_are_422(
     response = _post(client, PHQ9_URL, SUICIDAL, patient_headers, key)
     assert response.status_code == 422
     assert "Idempotency-Key" in response.get_json()["errors"]
-    assert counts(rt) == before
+    after = counts(rt)
+    assert (after["checkins"], after["idempotency"]) == (before["checkins"], before["idempotency"])
+    # The refused check-in's item 9 still reaches a clinician (issue 15 item 2).
+    assert response.get_json()["safety_signal_recorded"] is True
 
 
 def test_longest_key_is_fine(client: FlaskClient, patient_headers: dict[str, str]) -> None:
