@@ -230,6 +230,12 @@ def deactivate_clinician(
     was_active = user.is_active
     user.is_active = False
     ended = revoke_sessions(session, user_id=user.id, now=now)
+    if was_active:
+        # Leaving the roster is leaving paging: colleagues are told, and an escalation that
+        # nobody can be paged for now moves on at once (fallback phone) instead of waiting.
+        from services.escalations import clinician_left_paging
+
+        clinician_left_paging(session, clinician=user, now=now)
     if was_active or ended:
         audit.record(
             session,

@@ -133,3 +133,46 @@ def test_only_clinicians_can_be_deactivated(client: FlaskClient, auth: Auth, wor
     for target in (world.patient_a, world.admin_id, 999_999):
         response = client.post(f"/api/v1/clinicians/{target}/deactivate", headers=admin)
         assert response.status_code == 404
+
+
+def test_deactivating_the_last_reachable_clinician_moves_paging_on_at_once(
+    client: FlaskClient, auth: Auth, world: World, rt: Runtime
+) -> None:
+    """Clinic Y has one clinician: deactivating them leaves an urgent flag with nobody, so
+    the chain ends now and the clinic's fallback phone is texted (issue 15, class of item 1)."""
+    from clinical.rules import Flag
+    from services.escalations import raise_escalations
+    from store.escalations import Escalation
+    from store.models import OutboxMessage, PatientProfile
+
+    fallback = "+12025550177"
+    patched = client.patch(
+        f"/api/v1/clinics/{world.clinic_y}",
+        json={"escalation_policy": {"fallback_phone": fallback}},
+        headers=auth.headers(World.admin),
+    )
+    assert patched.status_code == 200, patched.get_json()
+    flag = Flag(kind="suicidality", priority="urgent", rule="test", evidence={"item9": 2})
+    with rt.database.unit_of_work() as session:
+        profile = session.get(PatientProfile, world.patient_c_y)
+        assert profile is not None
+        [ref] = raise_escalations(
+            session,
+            patient=profile,
+            flags=[flag],
+            source_type="phq9",
+            source_id=None,
+            now=rt.clock.now(),
+        )
+    response = client.post(
+        f"/api/v1/clinicians/{world.clinician_y1}/deactivate", headers=auth.headers(World.admin)
+    )
+    assert response.status_code == 200
+    with rt.database.session() as session:
+        escalation = session.get_one(Escalation, ref.id)
+        assert escalation.paging_exhausted is True
+        assert escalation.next_page_at is None
+        to_fallback = session.scalars(
+            select(OutboxMessage.purpose).where(OutboxMessage.to_number == fallback)
+        ).all()
+    assert to_fallback, "the fallback phone was not texted"
