@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -150,7 +150,9 @@ class Background:
         from schedules.leader import Elector, LeaseStore, holder_id
 
         self.rt = rt
-        self.worker = DispatcherWorker(rt.dispatcher, sweep_seconds=rt.settings.outbox_sweep_seconds)
+        self.worker = DispatcherWorker(
+            rt.dispatcher, sweep_seconds=rt.settings.outbox_sweep_seconds
+        )
         self.elector: Elector | None = None
         if rt.settings.scheduler_enabled if elect is None else elect:
             holder = holder_id(role)

@@ -81,9 +81,7 @@ class LeaseStore:
         """Renew, take, or stand by, in one transaction over the locked lease row."""
         now = self.clock.now()
         with self.database.unit_of_work() as session:
-            insert = (
-                postgresql.insert if self.database.dialect == "postgresql" else sqlite.insert
-            )
+            insert = postgresql.insert if self.database.dialect == "postgresql" else sqlite.insert
             created = session.execute(
                 insert(TimerLease)
                 .values(

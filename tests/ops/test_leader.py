@@ -91,7 +91,12 @@ def test_concurrent_ticks_elect_exactly_one(database: Database, clock: FrozenClo
         lock = threading.Lock()
         barrier = threading.Barrier(len(stores))
 
-        def tick(store: LeaseStore) -> None:
+        def tick(
+            store: LeaseStore,
+            barrier: threading.Barrier = barrier,
+            lock: threading.Lock = lock,
+            results: list[Tick] = results,
+        ) -> None:
             barrier.wait()
             outcome = store.tick()
             with lock:
