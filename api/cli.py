@@ -218,6 +218,31 @@ def scheduler_command() -> None:
         background.stop()
 
 
+@cli.command("status")
+@with_appcontext
+def status_command() -> None:
+    """The readiness checks of /readyz; exits 1 when one fails, 2 on a takeover."""
+    import json
+
+    from services.operations import readiness
+
+    state = readiness(runtime(), grace=False)
+    click.echo(
+        json.dumps(
+            {
+                "status": "ready" if state.ready else "not ready",
+                "checks": state.checks,
+                "failing": state.failing,
+            }
+        )
+    )
+    if not state.ready:
+        sys.exit(1)
+    if state.takeover:
+        click.echo("the scheduler is down: an API process leads the timers", err=True)
+        sys.exit(2)
+
+
 def main() -> None:
     """Console-script entry point."""
     logging.basicConfig(

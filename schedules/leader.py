@@ -36,15 +36,16 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from services.operations import API_ROLE, SCHEDULER_ROLE, TIMER_LEASE
 from store import Database
 from store.clock import Clock
 from store.models import TimerLease
 
 log = logging.getLogger("tandem.leader")
 
-LEASE_NAME = "timers"
-SCHEDULER = "scheduler"
-API = "api"
+LEASE_NAME = TIMER_LEASE
+SCHEDULER = SCHEDULER_ROLE
+API = API_ROLE
 HEARTBEAT_SECONDS = 5.0
 # An API process takes over when the leader's heartbeat is older than this.
 TAKEOVER_AFTER = timedelta(seconds=30)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from config import Settings
@@ -39,6 +40,8 @@ class Runtime:
     sms: SmsSender
     clock: Clock = field(default_factory=SystemClock)
     dispatcher: Dispatcher = field(init=False)
+    # When this process's runtime was built (monotonic), for readiness grace periods.
+    started: float = field(default_factory=time.monotonic, init=False)
 
     def __post_init__(self) -> None:
         if self.settings.env == "test":
