@@ -69,7 +69,28 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
     # headers also reach the 409/503 the unit of work answers when its commit fails.
     register_request_guards(app)
     register_unit_of_work(app)
+    register_operations(app, rt)
     return app
+
+
+def register_operations(app: Flask, rt: Runtime) -> None:
+    """Request ids, the trusted-proxy fix-up and the metrics endpoint (issue 9)."""
+    from api.logs import register_request_ids
+
+    # The request id is taken before any other hook may log or refuse.
+    register_request_ids(app)
+    app.before_request_funcs.setdefault(None, [])
+    hooks = app.before_request_funcs[None]
+    hooks.insert(0, hooks.pop())
+    if rt.settings.trusted_proxy_count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = rt.settings.trusted_proxy_count
+        # Only as many X-Forwarded-For / -Proto hops as there are proxies of our own: the
+        # client's address is what the nearest untrusted hop was seen from.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=0, x_port=0, x_prefix=0
+        )
 
 
 def register_blueprints(api: object) -> None:

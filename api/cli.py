@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
@@ -16,6 +15,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from api.app import create_app
 from api.extensions import runtime
+from api.logs import configure_logging
 from config import ConfigError
 from services import clinics, demo
 from services.errors import ServiceError
@@ -245,7 +245,6 @@ def status_command() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # JSON lines on stderr, at INFO so the log SMS backend is visible (see api/logs.py).
+    configure_logging("INFO")
     cli(prog_name="tandem")

@@ -11,10 +11,14 @@ import atexit
 
 from api.app import create_app
 from api.extensions import runtime
+from api.logs import configure_logging
+from config import load_settings
 from schedules.jobs import Background
 from schedules.leader import API
 
-app = create_app()
+settings = load_settings()
+configure_logging(settings.log_level)
+app = create_app(settings)
 with app.app_context():
     background = Background(runtime(), role=API)
 background.start()
