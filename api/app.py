@@ -82,6 +82,9 @@ def register_operations(app: Flask, rt: Runtime) -> None:
     app.before_request_funcs.setdefault(None, [])
     hooks = app.before_request_funcs[None]
     hooks.insert(0, hooks.pop())
+    from api.metrics import register_metrics
+
+    register_metrics(app, rt)
     if rt.settings.trusted_proxy_count:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -26,6 +26,7 @@ from sqlalchemy import or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from notifications.metrics import PAGE_LATENCY, SMS_SENT
 from notifications.sms import SmsError, SmsSender
 from store import Database, after_commit
 from store.clock import Clock
@@ -178,6 +179,9 @@ class Claimed:
     to: str
     body: str
     attempt: int
+    # For the page-latency histogram: what the message is and when it was queued.
+    purpose: str = ""
+    created_at: datetime | None = None
 
 
 @dataclass
@@ -286,7 +290,16 @@ class Dispatcher:
                 row.attempts += 1
                 row.claimed_until = now + self.lease
                 row.updated_at = now
-                claimed.append(Claimed(row.id, row.to_number, row.body, row.attempts))
+                claimed.append(
+                    Claimed(
+                        row.id,
+                        row.to_number,
+                        row.body,
+                        row.attempts,
+                        purpose=row.purpose,
+                        created_at=row.created_at,
+                    )
+                )
             return claimed
 
     def send_one(self, item: Claimed) -> str:
@@ -393,6 +406,7 @@ class Dispatcher:
                 outcome = self.send_one(item)
             finally:
                 self._unhold(item)
+            self._observe(item, outcome)
             if outcome == "sent":
                 stats.sent += 1
             elif outcome == "retry":
@@ -400,6 +414,11 @@ class Dispatcher:
             else:
                 stats.failed += 1
         return stats
+
+    def _observe(self, item: Claimed, outcome: str) -> None:
+        SMS_SENT.labels(result=outcome).inc()
+        if outcome == "sent" and item.purpose == "page" and item.created_at is not None:
+            PAGE_LATENCY.observe(max(0.0, (self.clock.now() - item.created_at).total_seconds()))
 
     def sweep(self) -> DispatchStats | None:
         """The scheduler's safety net: wake this process's dispatcher threads, or drain here."""

@@ -165,10 +165,9 @@ def job_successes(session: Session) -> dict[str, datetime]:
     return {job: at for job, at in session.execute(select(JobRun.job, JobRun.last_success_at))}
 
 
-def timer_leader(session: Session) -> tuple[str, float] | None:
-    """The lease holder's role and the epoch (for /metrics), or None."""
-    lease = session.get(TimerLease, TIMER_LEASE)
-    return None if lease is None else (lease.role, float(lease.epoch))
+def timer_lease(session: Session) -> TimerLease | None:
+    """The timer lease row, if any process ever led."""
+    return session.get(TimerLease, TIMER_LEASE)
 
 
 def _age(now: datetime, then: datetime | None) -> float:
