@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, Response, request
 
+from api.docs import DOCS_CSP, register_docs
 from api.errors import problem, register_errorhandlers
 from api.extensions import init_extensions, register_unit_of_work
 from config import Settings, load_settings
@@ -48,7 +49,9 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        # Any value registers flask-smorest's /docs route; api/docs serves the page itself
+        # from the swagger-ui-bundle package, so nothing is loaded from a CDN.
+        OPENAPI_SWAGGER_UI_URL="/docs/assets/",
         API_SPEC_OPTIONS={
             "info": {
                 "description": "Check-ins, schedules, reminders and clinician escalation for "
@@ -64,6 +67,7 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
     logging.getLogger("tandem").setLevel(settings.log_level)
     api = init_extensions(app, rt)
     register_blueprints(api)
+    register_docs(app)
     register_errorhandlers(app)
     # Guards before the unit of work: after_request hooks run in reverse, so the security
     # headers also reach the 409/503 the unit of work answers when its commit fails.
@@ -189,7 +193,9 @@ def register_request_guards(app: Flask) -> None:
     def _headers(response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if request.path != "/docs" and not request.path.startswith("/docs/"):
+        if request.path == "/docs" or request.path.startswith("/docs/"):
+            response.headers.setdefault("Content-Security-Policy", DOCS_CSP)
+        else:
             response.headers.setdefault("Content-Security-Policy", API_CSP)
         if request.path.startswith(JSON_ONLY_PREFIX):
             response.headers.setdefault("Cache-Control", "no-store")

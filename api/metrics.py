@@ -118,7 +118,11 @@ def render(rt: Runtime) -> bytes:
 
 
 def register_metrics(app: Flask, rt: Runtime) -> None:
-    """Time every request; serve /metrics only when METRICS_TOKEN is set."""
+    """Serve /metrics and time every request, only when METRICS_TOKEN is set."""
+    token = rt.settings.metrics_token
+    if not token:
+        # Nobody could read the series: keep the request path free of their cost.
+        return
 
     @app.before_request
     def _start_timer() -> None:
@@ -135,9 +139,6 @@ def register_metrics(app: Flask, rt: Runtime) -> None:
             )
         return response
 
-    token = rt.settings.metrics_token
-    if not token:
-        return
     expected = f"Bearer {token}".encode()
 
     @app.get("/metrics")

@@ -332,6 +332,15 @@ ROWS: tuple[Row, ...] = (
         form=True,
         body=lambda c: {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"},
     ),
+    # Operations (issue 9): the docs' own assets are public; /metrics has its own token
+    # (tests/ops/test_metrics.py) and is absent from this app, which sets none.
+    Row(
+        "GET",
+        "/docs/assets/<path:filename>",
+        same(200),
+        path=lambda c: "/docs/assets/swagger-ui.css",
+    ),
+    Row("GET", "/metrics", same(404)),
 )
 ROW_KEYS = {row.key for row in ROWS}
 
