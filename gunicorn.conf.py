@@ -46,16 +46,18 @@ logconfig_dict: dict[str, Any] = {
     "formatters": {"json": {"()": "api.logs.TandemJsonFormatter"}},
     "filters": {"request_id": {"()": "api.logs.RequestIdFilter"}},
     "handlers": {
-        "stderr": {
+        # The same name as api.logs' handler, so the app's configure_logging replaces it.
+        "tandem-json": {
             "class": "logging.StreamHandler",
             "formatter": "json",
             "filters": ["request_id"],
             "stream": "ext://sys.stderr",
         }
     },
+    "root": {"level": loglevel.upper(), "handlers": ["tandem-json"]},
     "loggers": {
-        "gunicorn.error": {"handlers": ["stderr"], "level": loglevel.upper(), "propagate": False},
-        "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": [], "propagate": True},
+        "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": True},
     },
 }
 

@@ -43,7 +43,7 @@ class TandemJsonFormatter(JsonFormatter):
     """python-json-logger with Tandem's field names."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("fmt", "%(levelname)s %(name)s %(message)s %(request_id)s")
+        kwargs.setdefault("fmt", "%(levelname)s %(name)s %(message)s %(request_id)s %(process)s")
         kwargs.setdefault(
             "rename_fields", {"levelname": "level", "name": "logger", "message": "msg"}
         )

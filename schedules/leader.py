@@ -6,9 +6,11 @@ thread that ticks every :data:`HEARTBEAT_SECONDS`:
 
 * the holder renews the heartbeat;
 * a dedicated scheduler takes the lease when the heartbeat is older than
-  :data:`TAKEOVER_AFTER`, and asks an API holder to hand it back (``handback_requested_at``);
+  :data:`TAKEOVER_AFTER`; standing by, it stamps ``handback_requested_at`` at every tick,
+  which asks an API holder to hand the lead back;
 * an API process takes the lease only when the heartbeat is stale and no scheduler has
-  just asked for it: that is the takeover ``/readyz`` reports;
+  stood by recently (so a surviving scheduler, not an API worker, succeeds a dead
+  scheduler): that is the takeover ``/readyz`` reports;
 * an API holder that is asked to hand back stops its timers first, then releases.
 
 Each decision is one transaction over the row, locked ``FOR UPDATE`` on PostgreSQL, so two
@@ -29,7 +31,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Protocol
 
@@ -77,11 +79,22 @@ class LeaseStore:
     role: str
     holder: str
     takeover_after: timedelta = TAKEOVER_AFTER
+    started_at: datetime | None = None
 
     def tick(self) -> Tick:
         """Renew, take, or stand by, in one transaction over the locked lease row."""
         now = self.clock.now()
+        if self.started_at is None:
+            self.started_at = now
         with self.database.unit_of_work() as session:
+            if (
+                self.role == API
+                and now - self.started_at < self.takeover_after
+                and session.get(TimerLease, LEASE_NAME) is None
+            ):
+                # Nobody ever led: a missing heartbeat is as old as this process. A
+                # scheduler starting beside us gets the first 30 s to claim the lead.
+                return Tick.STANDBY
             insert = postgresql.insert if self.database.dialect == "postgresql" else sqlite.insert
             created = session.execute(
                 insert(TimerLease)
@@ -103,16 +116,18 @@ class LeaseStore:
             if self.database.dialect == "postgresql":
                 query = query.with_for_update()
             lease = session.scalars(query).one()
-            if lease.holder == self.holder:
-                if self.role == API and lease.handback_requested_at is not None:
-                    return Tick.STEP_DOWN
-                lease.heartbeat_at = now
-                return Tick.LEADING
-            stale = lease.heartbeat_at < now - self.takeover_after
+            # A standby scheduler writes handback_requested_at at every tick: while it is
+            # recent, a scheduler is alive and wants the lead.
             handback_pending = (
                 lease.handback_requested_at is not None
                 and lease.handback_requested_at > now - HANDBACK_PRIORITY
             )
+            if lease.holder == self.holder:
+                if self.role == API and handback_pending:
+                    return Tick.STEP_DOWN
+                lease.heartbeat_at = now
+                return Tick.LEADING
+            stale = lease.heartbeat_at < now - self.takeover_after
             if stale and (self.role == SCHEDULER or not handback_pending):
                 lease.holder = self.holder
                 lease.role = self.role
@@ -121,7 +136,7 @@ class LeaseStore:
                 lease.heartbeat_at = now
                 lease.handback_requested_at = None
                 return Tick.LEADING
-            if self.role == SCHEDULER and lease.role == API and not handback_pending:
+            if self.role == SCHEDULER:
                 lease.handback_requested_at = now
             return Tick.STANDBY
 

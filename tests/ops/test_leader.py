@@ -55,6 +55,9 @@ def test_an_api_process_takes_over_a_heartbeat_older_than_30_s(
 def test_a_returning_scheduler_gets_the_lead_back(database: Database, clock: FrozenClock) -> None:
     api = lease(database, clock, API, "a1")
     other_api = lease(database, clock, API, "a2")
+    api.tick()
+    other_api.tick()
+    clock.advance(timedelta(seconds=31))
     assert api.tick() is Tick.LEADING
     sched = lease(database, clock, SCHEDULER, "s2")
     # It asks; the API holder steps down at its next tick and releases.
@@ -80,7 +83,8 @@ def test_a_scheduler_does_not_preempt_a_live_scheduler(
         clock.advance(timedelta(seconds=5))
         assert first.tick() is Tick.LEADING
         assert second.tick() is Tick.STANDBY
-    assert row(database).handback_requested_at is None
+    # The standby stamps its presence; the live leader is not asked to step down.
+    assert row(database).holder == "s1"
 
 
 def test_concurrent_ticks_elect_exactly_one(database: Database, clock: FrozenClock) -> None:
@@ -132,6 +136,8 @@ def test_the_elector_starts_timers_when_leading_and_stops_them_on_losing(
 ) -> None:
     timers = Recorder()
     elector = Elector(lease(database, clock, API, "a1"), start_timers=timers.start)
+    elector.tick_once()
+    clock.advance(timedelta(seconds=31))
     assert elector.tick_once() is Tick.LEADING
     assert elector.is_leader() and timers.started == 1
     assert elector.tick_once() is Tick.LEADING
@@ -148,7 +154,7 @@ def test_a_leader_that_cannot_renew_stops_its_timers_before_anyone_may_take_over
 ) -> None:
     timers = Recorder()
     elector = Elector(
-        lease(database, clock, API, "a1"),
+        lease(database, clock, SCHEDULER, "s1"),
         start_timers=timers.start,
         self_fence_after=timedelta(seconds=0),
     )
@@ -158,3 +164,37 @@ def test_a_leader_that_cannot_renew_stops_its_timers_before_anyone_may_take_over
     elector.lease.database = broken
     assert elector.tick_once() is None
     assert timers.stopped == 1 and not elector.is_leader()
+
+
+def test_with_no_lease_yet_an_api_process_leaves_a_starting_scheduler_30_s(
+    database: Database, clock: FrozenClock
+) -> None:
+    api = lease(database, clock, API, "a1")
+    assert api.tick() is Tick.STANDBY
+    clock.advance(timedelta(seconds=29))
+    assert api.tick() is Tick.STANDBY
+    clock.advance(timedelta(seconds=2))
+    # Still no scheduler after 30 s: the API process takes the lead.
+    assert api.tick() is Tick.LEADING
+
+
+def test_a_standby_scheduler_not_an_api_process_succeeds_a_dead_scheduler(
+    database: Database, clock: FrozenClock
+) -> None:
+    first = lease(database, clock, SCHEDULER, "s1")
+    second = lease(database, clock, SCHEDULER, "s2")
+    api = lease(
+        database,
+        clock,
+        API,
+        "a1",
+    )
+    api.started_at = clock.now() - timedelta(minutes=5)
+    assert first.tick() is Tick.LEADING
+    # s1 dies; s2 keeps standing by every 5 s; the API process ticks first once stale.
+    for _ in range(6):
+        clock.advance(timedelta(seconds=5))
+        assert second.tick() is Tick.STANDBY
+    clock.advance(timedelta(seconds=1))
+    assert api.tick() is Tick.STANDBY
+    assert second.tick() is Tick.LEADING

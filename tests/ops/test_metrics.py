@@ -53,7 +53,8 @@ def test_metrics_without_the_right_token_are_refused(
 
 
 def test_the_named_series_are_served(metered: FlaskClient, rt: Runtime, clock: FrozenClock) -> None:
-    LeaseStore(rt.database, rt.clock, role=API, holder="api:test").tick()
+    started = clock.now() - timedelta(seconds=31)
+    LeaseStore(rt.database, rt.clock, role=API, holder="api:test", started_at=started).tick()
     with rt.database.unit_of_work() as session:
         enqueue_sms(session, to="+12025550111", body="Tandem: hi.", purpose="page", now=clock.now())
     clock.advance(timedelta(seconds=42))

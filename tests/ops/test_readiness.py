@@ -17,7 +17,9 @@ from store.clock import FrozenClock
 
 
 def lead(rt: Runtime, role: str) -> None:
-    LeaseStore(rt.database, rt.clock, role=role, holder=f"{role}:test").tick()
+    # As if this process had stood by for over 30 s (an API process waits that long).
+    started = rt.clock.now() - timedelta(seconds=31)
+    LeaseStore(rt.database, rt.clock, role=role, holder=f"{role}:test", started_at=started).tick()
 
 
 def age_the_process(rt: Runtime) -> None:
