@@ -186,5 +186,9 @@ class Topology:
 
 
 def overlaps(spans: list[tuple[str, float, float]]) -> list[tuple[Any, Any]]:
+    """Pairs of leads by different processes that overlap in time."""
     ordered = sorted(spans, key=lambda s: s[1])
-    return [(a, b) for a, b in zip(ordered, ordered[1:], strict=False) if b[1] < a[2]]
+    found = []
+    for n, a in enumerate(ordered):
+        found.extend((a, b) for b in ordered[n + 1 :] if b[1] < a[2] and b[0] != a[0])
+    return found
