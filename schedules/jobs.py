@@ -109,6 +109,9 @@ def register_jobs(
             replace_existing=True,
             max_instances=1,
             coalesce=True,
+            # However late a run starts (a new leader's first run, a stalled process), it
+            # runs once rather than being dropped as a misfire (the default grace is 1 s).
+            misfire_grace_time=None,
             **first_run,
             **interval,
         )

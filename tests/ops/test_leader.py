@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 from schedules.leader import API, SCHEDULER, Elector, LeaseStore, Tick
+from services.runtime import Runtime
 from store import Database
 from store.clock import FrozenClock
 from store.models import TimerLease
@@ -198,3 +200,22 @@ def test_a_standby_scheduler_not_an_api_process_succeeds_a_dead_scheduler(
     clock.advance(timedelta(seconds=1))
     assert api.tick() is Tick.STANDBY
     assert second.tick() is Tick.LEADING
+
+
+def test_a_new_leader_runs_every_job_at_once(rt: Runtime) -> None:
+    """Tiers that fell due while nobody led must not wait another interval (or a misfire)."""
+    from schedules.jobs import build_scheduler, job_table
+
+    ran: list[str] = []
+    scheduler = build_scheduler(rt, blocking=False, leads=lambda: True)
+    for job in scheduler.get_jobs():
+        job.modify(func=lambda name=job.id: ran.append(name))
+    time.sleep(1.5)  # later than APScheduler's default misfire grace of 1 s
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(set(ran)) < len(job_table(rt)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        scheduler.shutdown(wait=True)
+    assert set(ran) == {job_id for job_id, _, _ in job_table(rt)}
