@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Flask, Response, request, send_from_directory
+from flask import Flask, Response, request
 from werkzeug.datastructures import MultiDict
 
+from api.docs import DOCS_CSP, register_docs
 from api.errors import problem, register_errorhandlers
 from api.extensions import init_extensions, register_unit_of_work
 from config import Settings, load_settings
@@ -27,12 +28,6 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
-DOCS_ASSETS = "/docs/assets"
-# flask-smorest's Swagger UI page starts the UI with an inline script; nothing leaves the origin.
-DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-)
 
 
 def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -> Flask:
@@ -56,10 +51,9 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        # Swagger UI's files come from the swagger-ui-bundle package, served by us: no CDN.
-        OPENAPI_SWAGGER_UI_URL=DOCS_ASSETS + "/",
-        # No validator badge: it would be an image from validator.swagger.io.
-        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
+        # Any value registers flask-smorest's /docs route; api/docs serves the page itself
+        # from the swagger-ui-bundle package, so nothing is loaded from a CDN.
+        OPENAPI_SWAGGER_UI_URL="/docs/assets/",
         API_SPEC_OPTIONS={
             "info": {
                 "description": "Check-ins, schedules, reminders and clinician escalation for "
@@ -76,16 +70,40 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
     api = init_extensions(app, rt)
     register_blueprints(api)
     register_pages(app)
+    register_docs(app)
     register_errorhandlers(app)
     # Guards before the unit of work: after_request hooks run in reverse, so the security
     # headers also reach the 409/503 the unit of work answers when its commit fails.
     register_request_guards(app)
     register_unit_of_work(app)
-    register_docs_assets(app)
+    register_operations(app, rt)
     from web import init_web
 
     init_web(app, settings)
     return app
+
+
+def register_operations(app: Flask, rt: Runtime) -> None:
+    """Request ids, the trusted-proxy fix-up and the metrics endpoint (issue 9)."""
+    from api.logs import register_request_ids
+
+    # The request id is taken before any other hook may log or refuse.
+    register_request_ids(app)
+    app.before_request_funcs.setdefault(None, [])
+    hooks = app.before_request_funcs[None]
+    hooks.insert(0, hooks.pop())
+    from api.metrics import register_metrics
+
+    register_metrics(app, rt)
+    if rt.settings.trusted_proxy_count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = rt.settings.trusted_proxy_count
+        # Only as many X-Forwarded-For / -Proto hops as there are proxies of our own: the
+        # client's address is what the nearest untrusted hop was seen from.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=0, x_port=0, x_prefix=0
+        )
 
 
 def register_blueprints(api: object) -> None:
@@ -215,22 +233,13 @@ def register_request_guards(app: Flask) -> None:
     def _headers(response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if request.path != "/docs" and not request.path.startswith("/docs/"):
-            response.headers.setdefault("Content-Security-Policy", API_CSP)
-        else:
+        if request.path == "/docs" or request.path.startswith("/docs/"):
             response.headers.setdefault("Content-Security-Policy", DOCS_CSP)
+        else:
+            response.headers.setdefault("Content-Security-Policy", API_CSP)
         if request.path.startswith(JSON_ONLY_PREFIX):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
-
-
-def register_docs_assets(app: Flask) -> None:
-    """Serve Swagger UI's JavaScript and CSS from the installed swagger-ui-bundle package."""
-    import swagger_ui_bundle
-
-    @app.get(DOCS_ASSETS + "/<path:filename>", endpoint="docs_assets")
-    def _docs_asset(filename: str) -> Response:
-        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
 
 
 def _form_or_empty() -> MultiDict[str, str]:

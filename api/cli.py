@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
@@ -16,8 +15,8 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from api.app import create_app
 from api.extensions import runtime
+from api.logs import configure_logging
 from config import ConfigError
-from notifications.outbox import DispatcherWorker
 from services import clinics, demo
 from services.errors import ServiceError
 from services.passwords import password_problems
@@ -216,56 +215,81 @@ def run_command(host: str, port: int) -> None:
     """The API with the scheduler and SMS dispatcher in the same process."""
     from werkzeug.serving import run_simple
 
-    from schedules.jobs import build_scheduler
+    from schedules.jobs import Background
+    from schedules.leader import SCHEDULER
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     rt = runtime()
-    worker = DispatcherWorker(rt.dispatcher, sweep_seconds=rt.settings.outbox_sweep_seconds)
-    scheduler = build_scheduler(rt, blocking=False) if rt.settings.scheduler_enabled else None
-    worker.start()
-    if scheduler is not None:
-        scheduler.start()
+    # One process: it stands for a scheduler, so its lead is not reported as a takeover.
+    background = Background(rt, role=SCHEDULER)
+    background.start()
     click.echo(
         f"Tandem on http://{host}:{port} (SMS: {rt.settings.sms_backend}, "
-        f"scheduler: {'on' if scheduler else 'off'}); API docs at /docs"
+        f"scheduler: {'on' if background.elector else 'off'}); API docs at /docs"
     )
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
-        worker.stop()
+        background.stop()
 
 
 @cli.command("scheduler")
 @with_appcontext
 def scheduler_command() -> None:
-    """The scheduler and SMS dispatcher alone (deployments running the API under gunicorn)."""
-    from schedules.jobs import build_scheduler
+    """The timers and SMS dispatcher alone (deployments running the API under gunicorn).
+
+    Several may run: one leads the timers, the others stand by; all drain the outbox.
+    """
+    from schedules.jobs import Background
+    from schedules.leader import SCHEDULER
 
     rt = runtime()
-    worker = DispatcherWorker(rt.dispatcher, sweep_seconds=rt.settings.outbox_sweep_seconds)
-    scheduler = build_scheduler(rt, blocking=True)
+    # A dedicated scheduler always stands for the lead (SCHEDULER_ENABLED is for the others).
+    background = Background(rt, role=SCHEDULER, elect=True)
     stop = threading.Event()
 
     def _shutdown(*_: Any) -> None:
         stop.set()
-        scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, _shutdown)
-    worker.start()
+    background.start()
     click.echo("Tandem scheduler running")
     try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
         pass
     finally:
-        worker.stop()
+        background.stop()
+
+
+@cli.command("status")
+@with_appcontext
+def status_command() -> None:
+    """The readiness checks of /readyz; exits 1 when one fails, 2 on a takeover."""
+    import json
+
+    from services.operations import readiness
+
+    state = readiness(runtime(), grace=False)
+    click.echo(
+        json.dumps(
+            {
+                "status": "ready" if state.ready else "not ready",
+                "checks": state.checks,
+                "failing": state.failing,
+            }
+        )
+    )
+    if not state.ready:
+        sys.exit(1)
+    if state.takeover:
+        click.echo("the scheduler is down: an API process leads the timers", err=True)
+        sys.exit(2)
 
 
 def main() -> None:
     """Console-script entry point."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # JSON lines on stderr, at INFO so the log SMS backend is visible (see api/logs.py).
+    configure_logging("INFO")
     cli(prog_name="tandem")

@@ -27,7 +27,13 @@ class ConfigError(RuntimeError):
     """The environment does not describe a runnable Tandem."""
 
 
-@dataclass(frozen=True, slots=True)
+# Fields never shown by repr() (and so never in a log line that prints the settings).
+SECRET_FIELDS = frozenset(
+    {"secret_key", "jwt_secret_key", "twilio_auth_token", "twilio_api_key_secret", "metrics_token"}
+)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
 class Settings:
     """Everything Tandem reads from its environment."""
 
@@ -52,7 +58,29 @@ class Settings:
     login_max_failures: int = 5
     login_window_seconds: int = 900
     log_level: str = "INFO"
+    # Twilio API keys, beside the auth token (which still signs the webhooks).
+    twilio_api_key_sid: str | None = None
+    twilio_api_key_secret: str | None = None
+    # How many reverse proxies' X-Forwarded-For / X-Forwarded-Proto to believe.
+    trusted_proxy_count: int = 0
+    # /metrics is readable with this bearer token, and absent (404) without one.
+    metrics_token: str | None = None
+    # prometheus-client's multiprocess folder (gunicorn.conf.py sets it), or None.
+    prometheus_multiproc_dir: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        shown = []
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if name in SECRET_FIELDS and value:
+                value = "***"
+            elif name == "database_url":
+                value = _hide_password(value)
+            shown.append(f"{name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+    __str__ = __repr__
 
     @property
     def is_production(self) -> bool:
@@ -61,6 +89,15 @@ class Settings:
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests and the CLI use it)."""
         return replace(self, **changes)
+
+
+def _hide_password(url: str) -> str:
+    """A database URL with its password replaced, for display."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
 
 
 def _bool(name: str, raw: str) -> bool:
@@ -181,13 +218,20 @@ def load_settings(
     auth_token = env.get("TWILIO_AUTH_TOKEN") or None
     from_number = env.get("TWILIO_FROM_NUMBER") or None
     messaging_service_sid = env.get("TWILIO_MESSAGING_SERVICE_SID") or None
-    default_backend = "twilio" if account_sid and auth_token else "log"
+    api_key_sid = env.get("TWILIO_API_KEY_SID") or None
+    api_key_secret = env.get("TWILIO_API_KEY_SECRET") or None
+    if bool(api_key_sid) != bool(api_key_secret):
+        raise ConfigError("TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET go together")
+    default_backend = "twilio" if account_sid and (auth_token or api_key_sid) else "log"
     sms_backend = env.get("SMS_BACKEND", default_backend).strip().lower()
     if sms_backend not in SMS_BACKENDS:
         raise ConfigError(f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}")
     if sms_backend == "twilio":
-        if not (account_sid and auth_token):
-            raise ConfigError("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+        if not (account_sid and (auth_token or api_key_sid)):
+            raise ConfigError(
+                "SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN "
+                "(or TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET)"
+            )
         if not (from_number or messaging_service_sid):
             raise ConfigError(
                 "SMS_BACKEND=twilio needs TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID"
@@ -214,6 +258,10 @@ def load_settings(
         public_base_url=_url("PUBLIC_BASE_URL", env.get("PUBLIC_BASE_URL")),
         scheduler_enabled=_bool("SCHEDULER_ENABLED", env.get("SCHEDULER_ENABLED", "true")),
         log_level=log_level,
+        twilio_api_key_sid=api_key_sid,
+        twilio_api_key_secret=api_key_secret,
+        metrics_token=(env.get("METRICS_TOKEN") or "").strip() or None,
+        prometheus_multiproc_dir=(env.get("PROMETHEUS_MULTIPROC_DIR") or "").strip() or None,
     )
     numeric: dict[str, Any] = {}
     for var, attr in (
@@ -224,6 +272,10 @@ def load_settings(
     ):
         if var in env:
             numeric[attr] = _int(var, env[var])
+    if "TRUSTED_PROXY_COUNT" in env:
+        numeric["trusted_proxy_count"] = _int(
+            "TRUSTED_PROXY_COUNT", env["TRUSTED_PROXY_COUNT"], minimum=0
+        )
     if "TWILIO_TIMEOUT_SECONDS" in env:
         numeric["twilio_timeout_seconds"] = _float(
             "TWILIO_TIMEOUT_SECONDS", env["TWILIO_TIMEOUT_SECONDS"]

@@ -5,6 +5,10 @@ so it exists exactly when that change does. The dispatcher claims due rows,
 sends them outside any transaction, and records the result; a crash between
 send and record leaves the row claimed until its lease ends, after which it is
 sent again (at most one duplicate, never a loss).
+
+The lease is short (:data:`LEASE`, 20 s) so a page a dead process had claimed is
+re-claimable within 30 s; a live sender renews the lease of what it has in flight
+every :data:`LEASE` / 4, up to :data:`MAX_HOLD`, so a slow send is not sent twice.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,6 +26,7 @@ from sqlalchemy import ColumnElement, exists, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
+from notifications.metrics import PAGE_LATENCY, SMS_SENT
 from notifications.sms import SendResult, SmsError, SmsSender
 from store import Database, after_commit
 from store.clock import Clock
@@ -29,7 +35,10 @@ from store.models import OutboxMessage, SmsAttempt
 log = logging.getLogger("tandem.outbox")
 
 NOTIFY_CHANNEL = "tandem_outbox"
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(seconds=20)
+# Renewal stops after this long in flight: a send stuck for good cannot hold a page.
+# (Twilio requests time out after TWILIO_TIMEOUT_SECONDS, 10 s by default.)
+MAX_HOLD = timedelta(seconds=60)
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
 MAX_ATTEMPTS = 16
@@ -180,7 +189,10 @@ class Claimed:
     body: str
     attempt: int
     channel: str = "sms"
-    purpose: str | None = None
+    # For the send-time checks and the page-latency histogram: what the message is and when
+    # it was queued.
+    purpose: str = ""
+    created_at: datetime | None = None
 
 
 class _NoChannel:
@@ -272,6 +284,58 @@ class Dispatcher:
             raise ValueError(f"{purpose!r} messages are never held back")
         self.pre_send_checks.setdefault(purpose, []).append(check)
 
+    lease: timedelta = LEASE
+    max_hold: timedelta = MAX_HOLD
+    # (id, attempt) -> monotonic start of each send in flight in this process.
+    _in_flight: dict[tuple[int, int], float] = field(default_factory=dict, init=False)
+    _in_flight_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _renewer: threading.Thread | None = field(default=None, init=False)
+
+    def _hold(self, item: Claimed) -> None:
+        """Keep ``item``'s lease renewed while it is being sent (see :meth:`_renew_loop`)."""
+        with self._in_flight_lock:
+            self._in_flight[(item.id, item.attempt)] = time.monotonic()
+            if self._renewer is None or not self._renewer.is_alive():
+                self._renewer = threading.Thread(
+                    target=self._renew_loop, name="outbox-lease-renewer", daemon=True
+                )
+                self._renewer.start()
+
+    def _unhold(self, item: Claimed) -> None:
+        with self._in_flight_lock:
+            self._in_flight.pop((item.id, item.attempt), None)
+
+    def _renew_loop(self) -> None:
+        """Extend the leases of this process's sends in flight; ends when none are left."""
+        interval = self.lease.total_seconds() / 4
+        while True:
+            time.sleep(interval)
+            limit = time.monotonic() - self.max_hold.total_seconds()
+            with self._in_flight_lock:
+                held = [key for key, start in self._in_flight.items() if start > limit]
+                if not self._in_flight:
+                    self._renewer = None
+                    return
+            if held:
+                try:
+                    self._renew(held)
+                except Exception:
+                    log.warning("could not renew outbox leases; they may be re-sent")
+
+    def _renew(self, held: list[tuple[int, int]]) -> None:
+        now = self.clock.now()
+        with self.database.unit_of_work() as session:
+            for message_id, attempt in held:
+                session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id == message_id,
+                        OutboxMessage.attempts == attempt,
+                        OutboxMessage.status == SENDING,
+                    )
+                    .values(claimed_until=now + self.lease)
+                )
+
     def claim(self, *, limit: int | None = None) -> list[Claimed]:
         """Claim due rows, each under a lease, so no other dispatcher sends them meanwhile."""
         now = self.clock.now()
@@ -299,7 +363,7 @@ class Dispatcher:
             for row in rows:
                 row.status = SENDING
                 row.attempts += 1
-                row.claimed_until = now + LEASE
+                row.claimed_until = now + self.lease
                 row.updated_at = now
                 claimed.append(
                     Claimed(
@@ -307,8 +371,9 @@ class Dispatcher:
                         row.target or row.to_number,
                         row.body,
                         row.attempts,
-                        row.channel,
-                        row.purpose,
+                        channel=row.channel,
+                        purpose=row.purpose,
+                        created_at=row.created_at,
                     )
                 )
             return claimed
@@ -461,7 +526,12 @@ class Dispatcher:
         """Claim one batch and send it."""
         stats = DispatchStats()
         for item in self.claim(limit=limit):
-            outcome = self.send_one(item)
+            self._hold(item)
+            try:
+                outcome = self.send_one(item)
+            finally:
+                self._unhold(item)
+            self._observe(item, outcome)
             if outcome == "sent":
                 stats.sent += 1
             elif outcome == "retry":
@@ -471,6 +541,11 @@ class Dispatcher:
             else:
                 stats.failed += 1
         return stats
+
+    def _observe(self, item: Claimed, outcome: str) -> None:
+        SMS_SENT.labels(result=outcome).inc()
+        if outcome == "sent" and item.purpose == "page" and item.created_at is not None:
+            PAGE_LATENCY.observe(max(0.0, (self.clock.now() - item.created_at).total_seconds()))
 
     def sweep(self) -> DispatchStats | None:
         """The scheduler's safety net: wake this process's dispatcher threads, or drain here."""
@@ -562,8 +637,11 @@ class DispatcherWorker:
         self._wake.set()
 
     def _loop(self) -> None:
+        # Never sleep past a quarter lease: a row a dead process claimed is due again within
+        # LEASE + LEASE/4 = 25 s, inside the 30 s an urgent page may wait.
+        wait = min(self.sweep_seconds, self.dispatcher.lease.total_seconds() / 4)
         while not self._stop.is_set():
-            self._wake.wait(self.sweep_seconds)
+            self._wake.wait(wait)
             self._wake.clear()
             if self._stop.is_set():
                 break

@@ -141,7 +141,11 @@ class TwilioSmsSender:
         region: str | None = None,
         edge: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        api_key_sid: str | None = None,
     ) -> None:
+        # With an API key, ``auth_token`` is the key's secret and the SDK authenticates as
+        # the key (Client(api_key, api_secret, account_sid)); the account's auth token is then
+        # needed only to check webhook signatures.
         # api_base_url replaces every https://*.twilio.com host (a stand-in; None in
         # production). extra_headers go out with each request, under the SDK's own headers;
         # the contract tests use it for Prism's `Prefer`.
@@ -155,8 +159,9 @@ class TwilioSmsSender:
             api_base_url=api_base_url, timeout=timeout, extra_headers=extra_headers
         )
         self._client = Client(
-            username=account_sid,
+            username=api_key_sid or account_sid,
             password=auth_token,
+            account_sid=account_sid,
             region=region,
             edge=edge,
             http_client=self._http,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from config import Settings
@@ -16,10 +17,13 @@ def build_sms_sender(settings: Settings) -> SmsSender:
     if settings.sms_backend == "twilio":
         from notifications.twilio_sms import TwilioSmsSender
 
-        assert settings.twilio_account_sid and settings.twilio_auth_token
+        assert settings.twilio_account_sid
+        secret = settings.twilio_api_key_secret or settings.twilio_auth_token
+        assert secret
         return TwilioSmsSender(
             account_sid=settings.twilio_account_sid,
-            auth_token=settings.twilio_auth_token,
+            auth_token=secret,
+            api_key_sid=settings.twilio_api_key_sid,
             from_number=settings.twilio_from_number,
             messaging_service_sid=settings.twilio_messaging_service_sid,
             api_base_url=settings.twilio_api_base_url,
@@ -39,6 +43,8 @@ class Runtime:
     sms: SmsSender
     clock: Clock = field(default_factory=SystemClock)
     dispatcher: Dispatcher = field(init=False)
+    # When this process's runtime was built (monotonic), for readiness grace periods.
+    started: float = field(default_factory=time.monotonic, init=False)
 
     def __post_init__(self) -> None:
         if self.settings.env == "test":

@@ -242,6 +242,36 @@ class AuditEvent(Base):
     actor_role: Mapped[str | None] = mapped_column(String(16))
 
 
+class TimerLease(Base):
+    """Who runs the timers now: one row per lease, renewed by its holder's heartbeat.
+
+    Every Tandem process can lead; ``role`` says whether a dedicated scheduler or an API
+    process (a takeover) holds it, and ``handback_requested_at`` is a scheduler asking an
+    API holder to step down.
+    """
+
+    __tablename__ = "timer_leases"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    # Bumped at every change of holder, so a stale leader can tell it was replaced.
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    acquired_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    handback_requested_at: Mapped[datetime | None]
+
+
+class JobRun(Base):
+    """The last success of each timer job, whichever process ran it (for /metrics)."""
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_success_at: Mapped[datetime]
+    holder: Mapped[str] = mapped_column(String(200))
+
+
 # The other model modules register their tables on Base's metadata when imported.
 import store.oncall  # noqa: E402, F401
 from store import escalations, reports, schedule  # noqa: E402, F401

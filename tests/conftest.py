@@ -5,7 +5,9 @@ The whole suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_U
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -168,3 +170,48 @@ def auth(client: FlaskClient) -> Auth:
 def world(rt: Runtime) -> World:
     """Two clinics, an admin, clinicians in each, and two activated patients in clinic X."""
     return build_world(rt)
+
+
+# --- issue 9: no PHI or secret in any log line of the whole run ------------------------------
+# Every record any logger emits during the session is formatted (with its exception) and
+# scanned; the session fails at its end if one holds a phone number, a name, a token, a code,
+# a password or an answer. The one exempt line is the log SMS backend's message itself (the
+# development "phone", refused in production): it prints the text a patient would receive.
+LOG_LEAKS = {
+    "phone number": re.compile(r"\d{3}\)?[-. ]?555[-. ]?01\d\d"),
+    "token": re.compile(r"eyJ[\w-]{10,}\.[\w-]{10,}"),
+    "password": re.compile(r"correct horse battery|wrong password|Patient-[0-9a-f]{16}"),
+    "name": re.compile(r"Test Patient|Jordan Example|Alex Example"),
+    "code": re.compile(r"(?i)\bcode\b\W{0,3}\d{6}\b"),
+    "answers": re.compile(r"""(?i)['"]?answers['"]?\s*[:=]\s*\["""),
+}
+
+
+class LeakScanner(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.leaks: list[str] = []
+        self.seen = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name == "tandem.sms" and record.getMessage().startswith("SMS LOG"):
+            return
+        try:
+            line = self.format(record)
+        except Exception:
+            return
+        self.seen += 1
+        for kind, pattern in LOG_LEAKS.items():
+            if pattern.search(line):
+                self.leaks.append(f"{kind}: {line[:300]}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def log_leak_scan() -> Iterator[LeakScanner]:
+    scanner = LeakScanner()
+    root = logging.getLogger()
+    root.addHandler(scanner)
+    yield scanner
+    root.removeHandler(scanner)
+    assert not scanner.leaks, "log lines with PHI or secrets:\n" + "\n".join(scanner.leaks[:20])

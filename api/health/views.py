@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import json
+from flask import Response
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from api.errors import problem
 from api.extensions import runtime
-from services.escalations import unreachable_clinics
+from services.operations import Readiness, readiness
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
 
 
 class HealthOut(Schema):
     status = fields.String(required=True)
+
+
+class ReadyOut(Schema):
+    status = fields.String(required=True, metadata={"example": "ready"})
+    checks = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={
+            "description": 'Each named check\'s state: "database" and "outbox" are "ok"; '
+            '"scheduler" is "ok" (a scheduler leads the timers) or "takeover" (an API '
+            "process leads: paging goes on, restart the scheduler)."
+        },
+    )
 
 
 @blp.get("/healthz")
@@ -27,33 +42,29 @@ def healthz() -> dict[str, Any]:
 
 
 @blp.get("/readyz")
-@blp.response(200, HealthOut)
+@blp.response(200, ReadyOut)
 @blp.alt_response(
     503,
-    description="The database does not answer, or an open escalation has nobody who can "
-    'be paged (`checks.paging` = `"unreachable"`).',
+    description="A check fails: the database, the scheduler (no timer leader's heartbeat "
+    "for 60 s) or the outbox (the oldest due message waited over 120 s).",
 )
 def readyz() -> Any:
-    """200 only when the database answers and every open escalation can page someone."""
-    rt = runtime()
-    if not rt.database.ping():
-        return problem(503, "The database does not answer.", headers={"Retry-After": "5"})
-    paging = _paging_check()
-    if paging != "ok":
-        response = problem(
-            503,
-            "An open escalation has nobody who can be paged: every clinician on its chain "
-            "opted out of SMS or has no phone.",
-            headers={"Retry-After": "30"},
-        )
-        body = json.loads(response.get_data())
-        body["checks"] = {"paging": paging}
-        response.set_data(json.dumps(body))
-        return response
-    return {"status": "ready"}
+    """200 when every check passes; a takeover is reported, not failed."""
+    state = readiness(runtime())
+    if not state.ready:
+        return not_ready(state)
+    return {"status": "ready", "checks": state.checks}
 
 
-def _paging_check() -> str:
-    """The paging check: unreachable while an open escalation has nobody who can be paged."""
-    with runtime().database.unit_of_work() as session:
-        return "unreachable" if unreachable_clinics(session) else "ok"
+def not_ready(state: Readiness) -> Response:
+    """The 503 problem document naming the failing checks (and every check's state)."""
+    response = problem(
+        503,
+        "Not ready: " + ", ".join(f"{name} is {state.checks[name]}" for name in state.failing),
+        headers={"Retry-After": "5"},
+    )
+    body = json.loads(response.get_data())
+    body["failing"] = state.failing
+    body["checks"] = state.checks
+    response.set_data(json.dumps(body))
+    return response

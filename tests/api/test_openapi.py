@@ -120,7 +120,10 @@ def test_security_headers_on_every_kind_of_response(
 
 def test_health_and_readiness(client: FlaskClient) -> None:
     assert client.get("/healthz").get_json() == {"status": "ok"}
-    assert client.get("/readyz").get_json() == {"status": "ready"}
+    assert client.get("/readyz").get_json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "scheduler": "ok", "outbox": "ok", "paging": "ok"},
+    }
 
 
 def test_readiness_fails_when_the_database_does_not_answer(

@@ -36,7 +36,6 @@ NOT_API = {"static", "api-docs.openapi_json", "api-docs.openapi_swagger_ui"}
 # The /inbox web pages are not API (cookie session, HTML): tests/web/test_web_matrix.py
 # holds their own role x clinic matrix.
 NOT_API |= {
-    "docs_assets",  # Swagger UI's static files for /docs
     "web.static",
     "web.login",
     "web.logout",
@@ -488,6 +487,15 @@ ROWS: tuple[Row, ...] = (
         path=lambda c: f"{P}/clinicians/{c.world.clinician_x3}/deactivate",
     ),
     Row("GET", f"{P}/audit", roles(admin=200)),
+    # Operations (issue 9): the docs' own assets are public; /metrics has its own token
+    # (tests/ops/test_metrics.py) and is absent from this app, which sets none.
+    Row(
+        "GET",
+        "/docs/assets/<path:filename>",
+        same(200),
+        path=lambda c: "/docs/assets/swagger-ui.css",
+    ),
+    Row("GET", "/metrics", same(404)),
 )
 ROW_KEYS = {row.key for row in ROWS}
 

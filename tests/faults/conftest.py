@@ -108,7 +108,7 @@ def wait_for(condition: Callable[[], bool], *, timeout: float, step: float = 0.1
 
 
 def expire_leases(database: Database) -> int:
-    """Jump past the claim lease (2 minutes) of rows a dead dispatcher left 'sending'."""
+    """Jump past the claim lease (20 s) of rows a dead dispatcher left 'sending'."""
     past = datetime.now(UTC) - timedelta(seconds=1)
     with database.unit_of_work() as session:
         result = session.execute(

@@ -40,6 +40,8 @@ class TwilioStandIn:
         self.accepted: Counter[str] = Counter()
         self.outcomes: Counter[str] = Counter()
         self.requests = 0
+        # Every accepted message: (monotonic time, To, Body).
+        self.messages: list[tuple[float, str, str]] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -116,6 +118,7 @@ class TwilioStandIn:
         with self._lock:
             self.outcomes["ok"] += 1
             self.accepted[marker] += 1
+            self.messages.append((time.monotonic(), form.get("To", [""])[0], body))
         self._reply(handler, 201, self._message(form))
 
     @staticmethod

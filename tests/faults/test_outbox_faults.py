@@ -9,7 +9,7 @@ drainers_per_process() (2 on SQLite; DEFAULT_CONCURRENCY + 1 on PostgreSQL). No 
 ever sent more than twice in these scenarios. Errors Twilio answers (429, 500) and refused
 connections cause none. Each scenario counts expected, delivered, duplicated and lost.
 
-Time is real here: back-off waits are seconds. A killed dispatcher's claim lease (2 minutes)
+Time is real here: back-off waits are seconds. A killed dispatcher's claim lease (20 s)
 is skipped by moving its ``claimed_until`` into the past, as if the lease had run out.
 """
 
