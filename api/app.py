@@ -98,6 +98,9 @@ def register_blueprints(api: object) -> None:
         api.register_blueprint(blueprint)  # type: ignore[attr-defined]
     for blueprint in (sessions_blp, tasks_blp):
         api.register_blueprint(blueprint)  # type: ignore[attr-defined]
+    from api.outcomes.views import blp as outcomes_blp
+
+    api.register_blueprint(outcomes_blp)  # type: ignore[attr-defined]
 
 
 def _holds_nul(value: object, depth: int = 0) -> bool:
