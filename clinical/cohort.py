@@ -1,7 +1,8 @@
 """Cohort outcome arithmetic: one clinic's course results beside the published figures.
 
 Pure functions over plain values (no clock reads: `now` is passed in). The definitions are
-the second version of the clinical rules (CLINICAL.md, "Rules, second version"):
+the second version of the clinical rules, taken from clinical.outcomes (select_baseline,
+response, remission: OUTCOMES_VERSION "outcomes-2"):
 
 - The PHQ-9 **baseline** is the latest PHQ-9 answered before the first session, else the
   screening's PHQ-9 score. A post-treatment check-in is never a baseline.
@@ -31,11 +32,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
+from clinical import outcomes
 from clinical.calendar import add_months
 
-EVALUABLE_BASELINE_MIN = 10
-RESPONSE_FRACTION = Fraction(1, 2)
-REMISSION_BELOW = 5
+EVALUABLE_BASELINE_MIN = outcomes.MIN_BASELINE
 FOLLOW_UP_MONTHS: tuple[int, ...] = (1, 3, 6, 12, 24)
 SUSTAINED_HEADLINE_MONTHS = 24
 COMPLETION_WINDOW = timedelta(days=14)
@@ -48,8 +48,8 @@ DOSE_TOLERANCE = 0.10
 INFUSION_MINUTES = (20, 60)
 
 # Not evaluable, in the order they are checked.
-NO_BASELINE = "no_baseline"
-BASELINE_BELOW_10 = "baseline_below_10"
+NO_BASELINE = outcomes.NO_PHQ9_BASELINE
+BASELINE_BELOW_10 = outcomes.BASELINE_BELOW_10
 ACUTE_NOT_COMPLETED = "acute_not_completed"
 NO_COMPLETION_CHECKIN = "no_completion_checkin"
 REASONS: tuple[str, ...] = (
@@ -98,7 +98,8 @@ class Course:
     prior_failures: tuple[str, ...]
     phase: str
     acute_target: int
-    screening_phq9: int | None
+    screening_instrument: str | None
+    screening_score: int | None
     checkins: tuple[Checkin, ...]
     sessions: tuple[SessionGiven, ...]
     # Deviations the store recorded (e.g. vitals gaps), by kind; added to the ones derived here.
@@ -183,25 +184,14 @@ def rate(successes: int, n: int) -> Rate:
     )
 
 
-def baseline_of(course: Course) -> tuple[int | None, str | None]:
-    """The honest PHQ-9 baseline and where it came from (never a post-treatment check-in)."""
-    first_session = min((s.at for s in course.sessions), default=None)
-    before = [c for c in course.checkins if first_session is None or c.at < first_session]
-    if before:
-        return max(before, key=lambda c: c.at).total, "pre_treatment_checkin"
-    if course.screening_phq9 is not None:
-        return course.screening_phq9, "screening"
-    return None, None
-
-
-def is_response(*, baseline: int, total: int) -> bool:
-    """Total at most half the baseline (exact: exactly 50 % counts)."""
-    return Fraction(total) <= RESPONSE_FRACTION * baseline
-
-
-def is_remission(total: int) -> bool:
-    """Total below 5."""
-    return total < REMISSION_BELOW
+def baseline_of(course: Course) -> outcomes.Baseline:
+    """The honest PHQ-9 baseline (clinical.outcomes v2): never a post-treatment check-in."""
+    return outcomes.select_baseline(
+        checkins=[outcomes.Phq9Point(at=c.at, total=c.total) for c in course.checkins],
+        first_session_at=min((s.at for s in course.sessions), default=None),
+        screening_instrument=course.screening_instrument,
+        screening_score=course.screening_score,
+    )
 
 
 def session_deviations(sessions: Iterable[SessionGiven]) -> dict[str, int]:
@@ -231,7 +221,8 @@ def evaluate(course: Course, *, now: datetime) -> PatientOutcome:
     """One patient's outcome under the second-version definitions."""
     checkins = sorted(course.checkins, key=lambda c: c.at)
     sessions = sorted(course.sessions, key=lambda s: s.at)
-    baseline, source = baseline_of(course)
+    found_baseline = baseline_of(course)
+    baseline, source = found_baseline.score, found_baseline.source
     reached_target = len(sessions) >= course.acute_target
     stopped_early = not reached_target and course.phase != "acute" and bool(sessions)
     acute_end = (
@@ -244,14 +235,13 @@ def evaluate(course: Course, *, now: datetime) -> PatientOutcome:
         if acute_end is not None
         else None
     )
-    reason: str | None = None
-    if baseline is None:
-        reason = NO_BASELINE
-    elif baseline < EVALUABLE_BASELINE_MIN:
-        reason = BASELINE_BELOW_10
-    elif acute_end is None:
+    # The v2 gate: no verdict without a PHQ-9 baseline >= 10 (the reason says which).
+    reason = outcomes.response(baseline=found_baseline, total=None).reason
+    if reason == outcomes.NO_POST_TREATMENT_PHQ9:
+        reason = None
+    if reason is None and acute_end is None:
         reason = ACUTE_NOT_COMPLETED
-    elif completion is None:
+    elif reason is None and completion is None:
         reason = NO_COMPLETION_CHECKIN
 
     response = remission = None
@@ -260,17 +250,20 @@ def evaluate(course: Course, *, now: datetime) -> PatientOutcome:
     missing: dict[int, bool] = dict.fromkeys(FOLLOW_UP_MONTHS, False)
     if reason is None:
         assert baseline is not None and completion is not None and acute_end is not None
-        response = is_response(baseline=baseline, total=completion.total)
-        remission = is_remission(completion.total)
+        response = outcomes.response(baseline=found_baseline, total=completion.total).value
+        remission = outcomes.remission(baseline=found_baseline, total=completion.total).value
         reduction = round1(Fraction(100 * (baseline - completion.total), baseline))
-        broken = not remission
+        broken = remission is not True
         unknown = False
         for months in FOLLOW_UP_MONTHS:
             target = add_months(acute_end, months)
             found = _first_in(checkins, target - FOLLOW_UP_BEFORE, target + FOLLOW_UP_AFTER)
             if found is None and now < target + FOLLOW_UP_AFTER:
                 break  # not due yet, nor any later follow-up
-            if found is not None and not is_remission(found.total):
+            if (
+                found is not None
+                and not outcomes.remission(baseline=found_baseline, total=found.total).value
+            ):
                 broken = True
             if found is None and not broken:
                 unknown = True
@@ -312,9 +305,9 @@ def _count(values: Iterable[bool | None]) -> Rate:
     return rate(sum(known), len(known))
 
 
-def summarize(outcomes: Sequence[PatientOutcome]) -> dict[str, Any]:
+def summarize(rows: Sequence[PatientOutcome]) -> dict[str, Any]:
     """The figures for one set of patients (the whole clinic or one group)."""
-    evaluable = [o for o in outcomes if o.not_evaluable is None]
+    evaluable = [o for o in rows if o.not_evaluable is None]
     reductions = [o.percent_reduction for o in evaluable if o.percent_reduction is not None]
     mean = (
         round1(Fraction(sum(Fraction(str(r)) for r in reductions)) / len(reductions))
@@ -330,11 +323,11 @@ def summarize(outcomes: Sequence[PatientOutcome]) -> dict[str, Any]:
     }
     headline = dict(by_month[str(SUSTAINED_HEADLINE_MONTHS)])
     return {
-        "patients": len(outcomes),
-        "completed_acute": sum(o.acute_completed for o in outcomes),
-        "stopped_early": sum(o.acute_stopped_early for o in outcomes),
+        "patients": len(rows),
+        "completed_acute": sum(o.acute_completed for o in rows),
+        "stopped_early": sum(o.acute_stopped_early for o in rows),
         "evaluable": len(evaluable),
-        "not_evaluable": {r: sum(o.not_evaluable == r for o in outcomes) for r in REASONS},
+        "not_evaluable": {r: sum(o.not_evaluable == r for o in rows) for r in REASONS},
         "mean_percent_reduction": mean,
         "mean_percent_reduction_n": len(reductions),
         "response": _count(o.response for o in evaluable).as_dict(),
@@ -348,10 +341,10 @@ def summarize(outcomes: Sequence[PatientOutcome]) -> dict[str, Any]:
 
 
 def _groups(
-    outcomes: Sequence[PatientOutcome], keys: Callable[[PatientOutcome], Iterable[str]]
+    rows: Sequence[PatientOutcome], keys: Callable[[PatientOutcome], Iterable[str]]
 ) -> dict[str, dict[str, Any]]:
     members: dict[str, list[PatientOutcome]] = {}
-    for o in outcomes:
+    for o in rows:
         for key in keys(o):
             members.setdefault(key, []).append(o)
     return {k: summarize(v) for k, v in sorted(members.items())}
@@ -359,35 +352,35 @@ def _groups(
 
 def report(courses: Sequence[Course], *, now: datetime) -> dict[str, Any]:
     """The cohort report: overall figures, by group, deviations and the published figures."""
-    outcomes = [evaluate(c, now=now) for c in courses]
-    return report_from(outcomes)
+    rows = [evaluate(c, now=now) for c in courses]
+    return report_from(rows)
 
 
-def report_from(outcomes: Sequence[PatientOutcome]) -> dict[str, Any]:
+def report_from(rows: Sequence[PatientOutcome]) -> dict[str, Any]:
     """The cohort report from already evaluated patients."""
     deviations: dict[str, int] = {}
-    for o in outcomes:
+    for o in rows:
         for kind, count in o.deviations.items():
             deviations[kind] = deviations.get(kind, 0) + count
     return {
-        **summarize(outcomes),
+        **summarize(rows),
         "by_group": {
-            "bipolar": _groups(outcomes, lambda o: ["bipolar" if o.bipolar else "not_bipolar"]),
+            "bipolar": _groups(rows, lambda o: ["bipolar" if o.bipolar else "not_bipolar"]),
             # A patient who failed both TMS and ketamine is in both groups.
-            "prior_failure": _groups(outcomes, lambda o: o.prior_failures or ("none",)),
-            "phase": _groups(outcomes, lambda o: [o.phase]),
+            "prior_failure": _groups(rows, lambda o: o.prior_failures or ("none",)),
+            "phase": _groups(rows, lambda o: [o.phase]),
         },
         "protocol_deviations": {
             "total": sum(deviations.values()),
             "by_kind": dict(sorted(deviations.items())),
-            "patients_with_any": sum(any(o.deviations.values()) for o in outcomes),
+            "patients_with_any": sum(any(o.deviations.values()) for o in rows),
         },
         "published": dict(PUBLISHED),
         "definitions": {
             "baseline": "latest PHQ-9 before the first session, else the screening PHQ-9",
             "evaluable_baseline_min": EVALUABLE_BASELINE_MIN,
             "response": "completion PHQ-9 <= 50 % of baseline",
-            "remission": f"completion PHQ-9 < {REMISSION_BELOW}",
+            "remission": f"completion PHQ-9 < {outcomes.REMISSION_BELOW}",
             "follow_up_months": list(FOLLOW_UP_MONTHS),
             "interval": "Wilson score 95 %",
         },

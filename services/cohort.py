@@ -112,7 +112,8 @@ def _courses_query(dialect: str, clinic_id: int) -> Any:
             PatientProfile.bipolar,
             PatientProfile.phase,
             PatientProfile.acute_target_sessions,
-            PatientProfile.baseline_phq9,
+            PatientProfile.baseline_instrument,
+            PatientProfile.baseline_score,
             EligibilityScreening.answers,
             checkins.c.points,
             sessions.c.points,
@@ -136,7 +137,7 @@ def load_courses(session: Session, *, clinic_id: int, secret: str) -> list[cohor
     dialect = session.get_bind().dialect.name
     courses = []
     for row in session.execute(_courses_query(dialect, clinic_id)):
-        pid, bipolar, phase, target, screening_phq9, answers, c_points, s_points = row
+        pid, bipolar, phase, target, instrument, score, answers, c_points, s_points = row
         checkins = sorted(
             ((int(at), int(i), int(total)) for at, i, total in _aggregated(c_points)),
         )
@@ -156,7 +157,8 @@ def load_courses(session: Session, *, clinic_id: int, secret: str) -> list[cohor
                 prior_failures=prior,
                 phase=phase,
                 acute_target=target,
-                screening_phq9=screening_phq9,
+                screening_instrument=instrument,
+                screening_score=score,
                 checkins=tuple(cohort.Checkin(at=_when(str(a)), total=t) for a, _, t in checkins),
                 sessions=tuple(
                     cohort.SessionGiven(

@@ -27,10 +27,10 @@ COHORT_SIZE = 60
 IMPORT_RULES_VERSION = "demo-import"
 # (kind, weight): how the acute course went. Relapses are drawn among the responders.
 KINDS: tuple[tuple[str, int], ...] = (
-    ("remitter", 14),
-    ("responder", 14),
-    ("partial", 16),
-    ("non_responder", 16),
+    ("remitter", 10),
+    ("responder", 12),
+    ("partial", 20),
+    ("non_responder", 20),
 )
 PRIOR = (("tms",), ("ketamine",), ("ketamine", "tms"))
 
@@ -140,7 +140,7 @@ def _session(
 def _course_days(start: datetime, count: int) -> list[datetime]:
     """Sessions on Monday, Wednesday and Friday at 14:00 UTC from start on."""
     day = start.replace(hour=14, minute=0, second=0, microsecond=0)
-    out = []
+    out: list[datetime] = []
     while len(out) < count:
         if day.weekday() in (0, 2, 4):
             out.append(day)
@@ -254,7 +254,7 @@ def grow(
                 if relapse_at is not None and months >= relapse_at:
                     level = rng.randint(12, 20)
                 elif kind == "remitter":
-                    level = rng.randint(0, 4) if rng.random() < 0.85 else rng.randint(5, 8)
+                    level = rng.randint(0, 4) if rng.random() < 0.95 else rng.randint(5, 8)
                 else:
                     level = max(0, min(27, level + rng.randint(-3, 2)))
                 _checkin(

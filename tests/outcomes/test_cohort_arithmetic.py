@@ -25,7 +25,10 @@ def course(
     bipolar: bool = False,
 ) -> cohort.Course:
     days = [T0 + timedelta(days=2 * i) for i in range(sessions)]
-    checkins = [cohort.Checkin(at=d + timedelta(days=1), total=t) for d, t in zip(days, totals)]
+    checkins = [
+        cohort.Checkin(at=d + timedelta(days=1), total=t)
+        for d, t in zip(days, totals, strict=False)
+    ]
     if pre is not None:
         checkins.append(cohort.Checkin(at=T0 - timedelta(days=1), total=pre))
     for months, total in (follow or {}).items():
@@ -36,7 +39,8 @@ def course(
         prior_failures=("tms",),
         phase=phase,
         acute_target=6,
-        screening_phq9=screening,
+        screening_instrument="PHQ-9" if screening is not None else "MADRS",
+        screening_score=screening if screening is not None else 30,
         checkins=tuple(checkins),
         sessions=tuple(cohort.SessionGiven(at=d, mg_per_kg=0.5, infusion_minutes=40) for d in days),
     )
@@ -56,7 +60,7 @@ def test_no_patients_gives_no_rate_rather_than_zero() -> None:
 
 def test_response_and_remission_from_the_completion_checkin() -> None:
     o = cohort.evaluate(course(totals=(16, 14, 12, 10, 8, 4)), now=NOW)
-    assert (o.baseline, o.baseline_source, o.completion_total) == (20, "screening", 4)
+    assert (o.baseline, o.baseline_source, o.completion_total) == (20, "screening_phq9", 4)
     assert (o.response, o.remission, o.percent_reduction) == (True, True, 80.0)
 
 
@@ -67,16 +71,16 @@ def test_exactly_half_the_baseline_is_a_response() -> None:
 
 def test_pre_treatment_checkin_beats_the_screening_and_below_10_is_not_evaluable() -> None:
     o = cohort.evaluate(course(pre=8, totals=(7, 6, 5, 4, 3, 2)), now=NOW)
-    assert (o.baseline, o.baseline_source) == (8, "pre_treatment_checkin")
+    assert (o.baseline, o.baseline_source) == (8, "pre_treatment_phq9")
     assert (o.response, o.remission, o.not_evaluable) == (None, None, "baseline_below_10")
 
 
 def test_no_honest_baseline_is_counted_not_dropped() -> None:
     o = cohort.evaluate(course(screening=None), now=NOW)
-    assert (o.baseline, o.response, o.not_evaluable) == (None, None, "no_baseline")
+    assert (o.baseline, o.response, o.not_evaluable) == (None, None, "no_phq9_baseline")
     summary = cohort.summarize([o])
     assert summary["patients"] == 1
-    assert summary["not_evaluable"]["no_baseline"] == 1
+    assert summary["not_evaluable"]["no_phq9_baseline"] == 1
     assert summary["response"]["n"] == 0
 
 
