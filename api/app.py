@@ -64,6 +64,9 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
     logging.getLogger("tandem").setLevel(settings.log_level)
     api = init_extensions(app, rt)
     register_blueprints(api)
+    from fhir_r4.views import register as register_fhir
+
+    register_fhir(app)
     register_errorhandlers(app)
     # Guards before the unit of work: after_request hooks run in reverse, so the security
     # headers also reach the 409/503 the unit of work answers when its commit fails.

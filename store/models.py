@@ -232,4 +232,4 @@ class AuditEvent(Base):
 
 
 # The other model modules register their tables on Base's metadata when imported.
-from store import escalations, reports, schedule  # noqa: E402, F401
+from store import escalations, exports, reports, schedule  # noqa: E402, F401

@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("config", "clinical", "store", "services", "api", "notifications", "schedules")
+PACKAGES = (
+    "config",
+    "clinical",
+    "store",
+    "services",
+    "api",
+    "notifications",
+    "schedules",
+    "fhir_r4",
+)
 OURS = set(PACKAGES)
 
 
