@@ -25,12 +25,13 @@ Rates are percentages with Wilson score 95 % intervals (Wilson 1927; Brown, Cai 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from clinical import outcomes
 from clinical.calendar import add_months
@@ -72,16 +73,14 @@ PUBLISHED: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Checkin:
-    """One PHQ-9 total and when it was answered."""
+class Checkin(NamedTuple):
+    """One PHQ-9 total and when it was answered (a tuple: a cohort holds hundreds of thousands)."""
 
     at: datetime
     total: int
 
 
-@dataclass(frozen=True, slots=True)
-class SessionGiven:
+class SessionGiven(NamedTuple):
     """One treatment session as recorded: its start, dose and infusion length."""
 
     at: datetime
@@ -100,10 +99,42 @@ class Course:
     acute_target: int
     screening_instrument: str | None
     screening_score: int | None
+    # Every check-in, or (from a database that picks them) at least the latest pre-treatment
+    # one and the first in each window evaluate() looks at: the answer is the same.
     checkins: tuple[Checkin, ...]
-    sessions: tuple[SessionGiven, ...]
+    sessions: tuple[SessionGiven, ...] = ()
     # Deviations the store recorded (e.g. vitals gaps), by kind; added to the ones derived here.
     recorded_deviations: Mapping[str, int] = field(default_factory=dict)
+    # The sessions already summarised (then `sessions` is not read) and the true number of
+    # check-ins when `checkins` is a picked subset.
+    acute: AcuteCourse | None = None
+    checkin_count: int | None = None
+
+
+class AcuteCourse(NamedTuple):
+    """What the sessions say: how many, the first, when the acute course ended, deviations."""
+
+    sessions: int
+    first_session_at: datetime | None
+    ended_at: datetime | None
+    stopped_early: bool
+    deviations: dict[str, int]
+
+
+def acute_course(sessions: Sequence[SessionGiven], *, target: int, phase: str) -> AcuteCourse:
+    """The acute course ends with its target-th session, or with the last one given when a
+    clinician moved the patient on before the target (stopped early)."""
+    ordered = sorted(sessions, key=lambda s: s.at)
+    reached = len(ordered) >= target
+    stopped_early = not reached and phase != "acute" and bool(ordered)
+    ended = ordered[min(target, len(ordered)) - 1].at if reached or stopped_early else None
+    return AcuteCourse(
+        sessions=len(ordered),
+        first_session_at=ordered[0].at if ordered else None,
+        ended_at=ended,
+        stopped_early=stopped_early,
+        deviations=session_deviations(ordered),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,11 +215,17 @@ def rate(successes: int, n: int) -> Rate:
     )
 
 
-def baseline_of(course: Course) -> outcomes.Baseline:
+def baseline_of(course: Course, first_session: datetime | None) -> outcomes.Baseline:
     """The honest PHQ-9 baseline (clinical.outcomes v2): never a post-treatment check-in."""
+    # Only pre-treatment check-ins can be a baseline: pass those alone (the same answer,
+    # without validating every later check-in of a long course again).
     return outcomes.select_baseline(
-        checkins=[outcomes.Phq9Point(at=c.at, total=c.total) for c in course.checkins],
-        first_session_at=min((s.at for s in course.sessions), default=None),
+        checkins=[
+            outcomes.Phq9Point(at=c.at, total=c.total)
+            for c in course.checkins
+            if first_session is None or c.at < first_session
+        ],
+        first_session_at=first_session,
         screening_instrument=course.screening_instrument,
         screening_score=course.screening_score,
     )
@@ -209,29 +246,28 @@ def session_deviations(sessions: Iterable[SessionGiven]) -> dict[str, int]:
     return {"dose_off_protocol": dose, "infusion_duration": duration}
 
 
-def _first_in(checkins: Sequence[Checkin], lo: datetime, hi: datetime) -> Checkin | None:
-    """The first check-in answered after lo (exclusive) and at or before hi."""
-    for c in checkins:
-        if lo < c.at <= hi:
-            return c
+def _first_in(
+    checkins: Sequence[Checkin], times: Sequence[datetime], lo: datetime, hi: datetime
+) -> Checkin | None:
+    """The first check-in answered after lo (exclusive) and at or before hi (times sorted)."""
+    index = bisect_right(times, lo)
+    if index < len(times) and times[index] <= hi:
+        return checkins[index]
     return None
 
 
 def evaluate(course: Course, *, now: datetime) -> PatientOutcome:
     """One patient's outcome under the second-version definitions."""
     checkins = sorted(course.checkins, key=lambda c: c.at)
-    sessions = sorted(course.sessions, key=lambda s: s.at)
-    found_baseline = baseline_of(course)
-    baseline, source = found_baseline.score, found_baseline.source
-    reached_target = len(sessions) >= course.acute_target
-    stopped_early = not reached_target and course.phase != "acute" and bool(sessions)
-    acute_end = (
-        sessions[min(course.acute_target, len(sessions)) - 1].at
-        if reached_target or stopped_early
-        else None
+    times = [c.at for c in checkins]
+    acute = course.acute or acute_course(
+        course.sessions, target=course.acute_target, phase=course.phase
     )
+    found_baseline = baseline_of(course, acute.first_session_at)
+    baseline, source = found_baseline.score, found_baseline.source
+    acute_end, stopped_early = acute.ended_at, acute.stopped_early
     completion = (
-        _first_in(checkins, acute_end, acute_end + COMPLETION_WINDOW)
+        _first_in(checkins, times, acute_end, acute_end + COMPLETION_WINDOW)
         if acute_end is not None
         else None
     )
@@ -257,7 +293,7 @@ def evaluate(course: Course, *, now: datetime) -> PatientOutcome:
         unknown = False
         for months in FOLLOW_UP_MONTHS:
             target = add_months(acute_end, months)
-            found = _first_in(checkins, target - FOLLOW_UP_BEFORE, target + FOLLOW_UP_AFTER)
+            found = _first_in(checkins, times, target - FOLLOW_UP_BEFORE, target + FOLLOW_UP_AFTER)
             if found is None and now < target + FOLLOW_UP_AFTER:
                 break  # not due yet, nor any later follow-up
             if (
@@ -274,7 +310,7 @@ def evaluate(course: Course, *, now: datetime) -> PatientOutcome:
                 missing[months] = True
             else:
                 sustained[months] = True
-    deviations = session_deviations(sessions)
+    deviations = dict(acute.deviations)
     for kind, count in course.recorded_deviations.items():
         deviations[kind] = deviations.get(kind, 0) + count
     return PatientOutcome(
@@ -282,8 +318,8 @@ def evaluate(course: Course, *, now: datetime) -> PatientOutcome:
         bipolar=course.bipolar,
         prior_failures=course.prior_failures,
         phase=course.phase,
-        sessions=len(sessions),
-        checkins=len(checkins),
+        sessions=acute.sessions,
+        checkins=course.checkin_count if course.checkin_count is not None else len(checkins),
         baseline=baseline,
         baseline_source=source,
         acute_completed=acute_end is not None,
@@ -309,9 +345,10 @@ def summarize(rows: Sequence[PatientOutcome]) -> dict[str, Any]:
     """The figures for one set of patients (the whole clinic or one group)."""
     evaluable = [o for o in rows if o.not_evaluable is None]
     reductions = [o.percent_reduction for o in evaluable if o.percent_reduction is not None]
+    # Each reduction has one decimal: summed exactly as tenths (integers), then rounded once.
     mean = (
-        round1(Fraction(sum(Fraction(str(r)) for r in reductions)) / len(reductions))
-        if (reductions)
+        round1(Fraction(sum(round(r * 10) for r in reductions), 10 * len(reductions)))
+        if reductions
         else None
     )
     by_month = {
