@@ -71,6 +71,9 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
     register_blueprints(api)
     register_pages(app)
     register_docs(app)
+    from fhir_r4.views import register as register_fhir
+
+    register_fhir(app)
     register_errorhandlers(app)
     # Guards before the unit of work: after_request hooks run in reverse, so the security
     # headers also reach the 409/503 the unit of work answers when its commit fails.
@@ -148,6 +151,10 @@ def register_blueprints(api: object) -> None:
     from api.audit.views import blp as audit_blp
 
     api.register_blueprint(audit_blp)  # type: ignore[attr-defined]
+
+    from api.outcomes.views import blp as outcomes_blp
+
+    api.register_blueprint(outcomes_blp)  # type: ignore[attr-defined]
 
 
 def register_pages(app: Flask) -> None:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services import clinics, patients, selfreport, sessions
+from services import clinics, demo_cohort, patients, selfreport, sessions
 from services.passwords import hash_secret
 from services.runtime import Runtime
 from store.models import Clinic, User
@@ -176,7 +176,14 @@ def seed(rt: Runtime) -> Iterator[str]:
             logins.append(("patient", phone, password))
             _history(session, clinician=staff[0], patient=profile.user, now=now)
             enrolled.append(profile.user)
+        cohort = demo_cohort.grow(
+            session, clinicians=staff, screening=dict(ELIGIBLE_SCREENING), now=now
+        )
         _overnight(session, patients=enrolled, now=now)
     yield "Demo clinic created. Log in at POST /api/v1/auth/login with:"
     for role, username, password in logins:
         yield f"  {role:22} {username:34} {password}"
+    yield (
+        f"Plus a cohort of {len(cohort)} patients with up to two years of history "
+        f"(seed {demo_cohort.SEED}): GET /api/v1/clinics/{{id}}/outcomes shows their report."
+    )

@@ -274,4 +274,4 @@ class JobRun(Base):
 
 # The other model modules register their tables on Base's metadata when imported.
 import store.oncall  # noqa: E402, F401
-from store import escalations, reports, schedule  # noqa: E402, F401
+from store import escalations, exports, reports, schedule  # noqa: E402, F401

@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("config", "clinical", "store", "services", "api", "notifications", "schedules", "web")
+PACKAGES = (
+    "config",
+    "clinical",
+    "store",
+    "services",
+    "api",
+    "notifications",
+    "schedules",
+    "web",
+    "fhir_r4",
+)
 OURS = set(PACKAGES)
 
 

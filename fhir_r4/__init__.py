@@ -1,0 +1,1 @@
+"""The FHIR R4 door: a thin, read-only API over the same services as api/."""
