@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 
 from flask import Flask, Response, request
 from werkzeug.datastructures import MultiDict
@@ -11,6 +10,7 @@ from werkzeug.datastructures import MultiDict
 from api.docs import DOCS_CSP, register_docs
 from api.errors import problem, register_errorhandlers
 from api.extensions import init_extensions, register_unit_of_work
+from api.text import holds_unstorable, unstorable
 from config import Settings, load_settings
 from services.runtime import Runtime
 
@@ -164,31 +164,6 @@ def register_pages(app: Flask) -> None:
     app.register_blueprint(problems_bp)
 
 
-# Text PostgreSQL cannot store (NUL) or that is not Unicode at all (a lone UTF-16 surrogate,
-# e.g. JSON "\ud83d", which no database driver can encode): refused as bad input at the door.
-_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
-
-
-def _unstorable(text: str) -> bool:
-    """Whether a string holds a NUL or a lone surrogate."""
-    return _UNSTORABLE.search(text) is not None
-
-
-def _holds_unstorable(value: object, depth: int = 0) -> bool:
-    """Whether a parsed JSON document has unstorable text in any key or string."""
-    if isinstance(value, str):
-        return _unstorable(value)
-    if depth > 64:
-        return False
-    if isinstance(value, dict):
-        return any(
-            _holds_unstorable(k) or _holds_unstorable(v, depth + 1) for k, v in value.items()
-        )
-    if isinstance(value, list):
-        return any(_holds_unstorable(v, depth + 1) for v in value)
-    return False
-
-
 UNSTORABLE_DETAIL = "Text must not contain NUL characters or unpaired surrogates."
 UNSTORABLE_MESSAGE = "Must not contain NUL characters or unpaired surrogates."
 
@@ -219,8 +194,10 @@ def register_request_guards(app: Flask) -> None:
         # PostgreSQL cannot store NUL in text, no driver can encode a lone surrogate, and the
         # JSON parser recurses: refuse all three here as bad input rather than answer 500
         # later. Every door: the JSON API, the form-encoded webhooks and pages, query strings.
+        if request.blueprint == "web":
+            return None  # the web pages refuse such text themselves, with an HTML page
         for location, values in (("query", request.args), ("form", _form_or_empty())):
-            if any(_unstorable(k) or _unstorable(v) for k, v in values.items(multi=True)):
+            if any(unstorable(k) or unstorable(v) for k, v in values.items(multi=True)):
                 return problem(422, UNSTORABLE_DETAIL, errors={location: [UNSTORABLE_MESSAGE]})
         if request.mimetype not in JSON_TYPES:
             return None
@@ -232,7 +209,7 @@ def register_request_guards(app: Flask) -> None:
             # Unreadable as JSON, e.g. a number over Python's 4300-digit limit, which the
             # body parser would raise as a bare ValueError (a 500).
             return problem(400, "The request body is not valid JSON.")
-        if _holds_unstorable(document):
+        if holds_unstorable(document):
             return problem(422, UNSTORABLE_DETAIL, errors={"body": [UNSTORABLE_MESSAGE]})
         return None
 
