@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+# Words a label spells as clinicians write them.
+SPELLED = {"phq9": "PHQ-9", "asrm": "ASRM", "tms": "TMS", "checkin": "check-in", "spo2": "SpO2"}
+
 
 def label(word: str | None) -> str:
-    """``moderately_severe`` → ``Moderately severe``."""
+    """``moderately_severe`` → ``Moderately severe``; ``no_phq9`` → ``No PHQ-9``."""
     if not word:
         return ""
-    text = word.replace("_", " ")
+    text = " ".join(SPELLED.get(part, part) for part in word.split("_"))
     return text[:1].upper() + text[1:]
 
 

@@ -25,8 +25,19 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import NotFound as HttpNotFound
 
 from api.extensions import db, runtime
+from api.text import unstorable
 from clinical.rules import KINDS, PRIORITIES
-from services import auth, clinics, escalations, patients, schedule, selfreport, sessions
+from services import (
+    auth,
+    clinics,
+    cohort,
+    escalations,
+    oncall,
+    patients,
+    schedule,
+    selfreport,
+    sessions,
+)
 from services.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthorized
 from services.pagination import MAX_LIMIT
 from store.escalations import STATUSES
@@ -66,7 +77,7 @@ def _now() -> datetime:
 
 
 class Unstorable(Exception):
-    """Text with a NUL character: PostgreSQL can neither store nor compare it."""
+    """Text with a NUL or a lone surrogate: no database can store or compare it."""
 
 
 @bp.before_request
@@ -74,7 +85,7 @@ def _before() -> None:
     g.csp_nonce = charts.new_nonce()
     g.now = _now()
     fields = [*request.args.items(multi=True), *request.form.items(multi=True)]
-    if any("\x00" in key or "\x00" in value for key, value in fields):
+    if any(unstorable(key) or unstorable(value) for key, value in fields):
         raise Unstorable
     if request.method == "POST":
         csrf.protect()
@@ -191,7 +202,9 @@ def _csrf(_error: CSRFError) -> tuple[str, int]:
 
 @bp.errorhandler(Unstorable)
 def _unstorable(_error: Unstorable) -> tuple[str, int]:
-    return _error_page(400, "Form refused", "Text must not contain NUL characters.")
+    return _error_page(
+        400, "Form refused", "Text must not contain NUL characters or unpaired surrogates."
+    )
 
 
 @bp.errorhandler(Forbidden)
@@ -287,9 +300,14 @@ def _inbox_rows() -> dict[str, Any]:
 @signed_in()
 def inbox() -> Any:
     listing = _inbox_rows()
+    me = viewer()
+    assert me.clinic_id is not None
+    on_call = oncall.who_is_on_call(db(), clinic_id=me.clinic_id, at=g.now)
     return render_template(
         "inbox.html",
         **listing,
+        on_call=on_call,
+        clinic_tz=me.clinic.timezone if me.clinic is not None else "UTC",
         statuses=STATUSES,
         priorities=PRIORITIES,
         kinds=KINDS,
@@ -391,6 +409,26 @@ def reassign(escalation_id: int) -> Any:
     except Conflict as error:
         return _escalation_page(escalation_id, 409, action=error.detail)
     return _back(escalation_id, "Reassigned.")
+
+
+# --- The clinic's cohort outcomes ---------------------------------------------------------
+
+
+@bp.get("/outcomes")
+@signed_in()
+def outcomes() -> Any:
+    me = viewer()
+    assert me.clinic_id is not None
+    report, _rows = cohort.outcomes(
+        db(),
+        viewer=me,
+        clinic_id=me.clinic_id,
+        secret=runtime().settings.secret_key,
+        now=g.now,
+    )
+    chart = charts.outcomes_chart(report=report, nonce=g.csp_nonce)
+    tz = me.clinic.timezone if me.clinic is not None else "UTC"
+    return render_template("outcomes.html", report=report, chart=chart, tz=tz)
 
 
 # --- Patients -----------------------------------------------------------------------------

@@ -46,6 +46,7 @@ NOT_API |= {
     "web.resolve",
     "web.reassign",
     "web.patient_list",
+    "web.outcomes",
     "web.patient",
     "web.unknown",
 }

@@ -255,7 +255,8 @@ def test_pages_pass_axe(browsing: Browsing, world: World) -> None:
     def check(name: str) -> None:
         results = axe.run(page)
         serious = [
-            f"{v['id']}: {v['help']} ({len(v['nodes'])})"
+            f"{v['id']}: {v['help']} ({len(v['nodes'])}) "
+            + "; ".join(str(n.get("html", ""))[:120] for n in v["nodes"])
             for v in results.response["violations"]
             if v["impact"] in ("serious", "critical")
         ]
@@ -277,6 +278,8 @@ def test_pages_pass_axe(browsing: Browsing, world: World) -> None:
     check("patients")
     page.goto(f"/inbox/patients/{world.patient_a}")
     check("patient")
+    page.goto("/inbox/outcomes")
+    check("outcomes")
     page.goto("/inbox/escalations/999999")
     check("not-found")
     assert bad == {}

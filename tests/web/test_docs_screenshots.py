@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from services import demo
+from store.models import User
 from tests.web.conftest import Browsing, screenshot
 
 pytestmark = pytest.mark.browser
@@ -43,11 +45,19 @@ def test_demo_screenshots_for_the_readme(browsing: Browsing) -> None:
     expect(page.locator('tr[data-priority="urgent"][data-status="open"]').first).to_be_visible()
     shots = [screenshot(page, "docs-inbox")]
     page.get_by_role("link", name="Patients", exact=True).click()
-    page.get_by_role("link", name="Sam Demo").click()
+    expect(page.locator("#patients")).to_be_visible()
+    # The cohort makes the list longer than a page: open the demo's bipolar patient directly.
+    with rt.database.session() as session:
+        sam = session.scalars(select(User.id).where(User.name == "Sam Demo")).one()
+    page.goto(f"/inbox/patients/{sam}")
     expect(page.locator("#asrm-chart svg")).to_be_visible()
     shots.append(screenshot(page, "docs-patient"))
+    page.get_by_role("link", name="Outcomes", exact=True).click()
+    expect(page.locator("#outcomes-chart svg")).to_be_visible()
+    shots.append(screenshot(page, "docs-outcomes"))
     assert browsing.requests.foreign() == []
     if os.environ.get("TANDEM_DOCS_SCREENSHOTS") == "1":
         DOCS.mkdir(exist_ok=True)
-        for shot, name in zip(shots, ("web-inbox.png", "web-patient.png"), strict=True):
+        names = ("web-inbox.png", "web-patient.png", "web-outcomes.png")
+        for shot, name in zip(shots, names, strict=True):
             shutil.copyfile(shot, DOCS / name)

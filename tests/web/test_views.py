@@ -249,3 +249,41 @@ def test_the_cookie_is_not_secure_only_in_development(rt: Runtime, world: World)
     client = create_app(rt=development).test_client()
     cookie = sign_in(client, World.cx1).headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+
+
+def test_the_inbox_shows_who_is_on_call_now(client: FlaskClient, rt: Runtime, world: World) -> None:
+    """Issue 13: without a schedule, the on_call_tier clinicians; with one, the rotation's."""
+    import re
+
+    sign_in(client, World.cx1)
+    page = client.get("/inbox/").text
+    tiers = re.findall(r'<li data-tier="(\d)" data-clinician-id="(\d+)">', page)
+    assert tiers == [
+        ("1", str(world.clinician_x1)),
+        ("2", str(world.clinician_x2)),
+        ("3", str(world.clinician_x3)),
+    ]
+    token = client.post(
+        "/api/v1/auth/login", json={"username": World.cx1, "password": World.PASSWORD}
+    ).get_json()["access_token"]
+    put = client.put(
+        f"/api/v1/clinics/{world.clinic_x}/on-call",
+        json={
+            "tiers": {
+                "1": {
+                    "rotation": [world.clinician_x3],
+                    "handoff": "08:00",
+                    "length_days": 7,
+                    "starts_on": "2026-10-26",
+                }
+            },
+            "overrides": [],
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert put.status_code == 200, put.get_json()
+    page = client.get("/inbox/").text
+    tiers = re.findall(r'<li data-tier="(\d)" data-clinician-id="(\d+)">', page)
+    assert ("1", str(world.clinician_x3)) in tiers
+    assert ("1", str(world.clinician_x1)) not in tiers
+    assert "(rotation, until" in page

@@ -32,6 +32,7 @@ PAGES = (
     Page("GET", "/inbox/", lambda w, e: "/inbox/", False, 200),
     Page("GET", "/inbox/rows", lambda w, e: "/inbox/rows", False, 200),
     Page("GET", "/inbox/patients", lambda w, e: "/inbox/patients", False, 200),
+    Page("GET", "/inbox/outcomes", lambda w, e: "/inbox/outcomes", False, 200),
     Page(
         "GET",
         "/inbox/escalations/<int:escalation_id>",
