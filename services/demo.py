@@ -155,6 +155,11 @@ def seed(rt: Runtime) -> Iterator[str]:
                 )
             )
             logins.append((f"clinician (tier {tier})", email, password))
+        # The cohort first, so the patients to try (with logins) are the newest: lists show
+        # them on their first page.
+        cohort = demo_cohort.grow(
+            session, clinicians=staff, screening=dict(ELIGIBLE_SCREENING), now=now
+        )
         for name, phone, tz, bipolar, weight in PATIENTS:
             profile = patients.enroll_patient(
                 session,
@@ -176,9 +181,6 @@ def seed(rt: Runtime) -> Iterator[str]:
             logins.append(("patient", phone, password))
             _history(session, clinician=staff[0], patient=profile.user, now=now)
             enrolled.append(profile.user)
-        cohort = demo_cohort.grow(
-            session, clinicians=staff, screening=dict(ELIGIBLE_SCREENING), now=now
-        )
         _overnight(session, patients=enrolled, now=now)
     yield "Demo clinic created. Log in at POST /api/v1/auth/login with:"
     for role, username, password in logins:

@@ -409,3 +409,38 @@ def empty_twiml() -> str:
 def notify_rules(clinician: User) -> list[dict[str, Any]]:
     """The rules paging applies to this clinician (the defaults when they never chose)."""
     return notify_oncall.effective_notify(clinician)
+
+
+@dataclass(frozen=True)
+class OnCallEntry:
+    """One clinician paged for a tier right now, and whether a schedule put them there."""
+
+    tier: int
+    clinician: User
+    until: datetime | None
+    scheduled: bool
+
+
+def who_is_on_call(session: Session, *, clinic_id: int, at: datetime) -> list[OnCallEntry]:
+    """Per tier, who paging reaches at ``at``: the schedule's person where one is set, else
+    the active clinicians with that ``on_call_tier`` (as paging itself decides)."""
+    scheduled = notify_oncall.scheduled_on_call(session, clinic_id=clinic_id, at=at)
+    untils = {
+        int(t): v["until"] for t, v in on_call_at(session, clinic_id=clinic_id, at=at).items()
+    }
+    entries = [OnCallEntry(tier, user, untils.get(tier), True) for tier, user in scheduled.items()]
+    for user in session.scalars(
+        select(User)
+        .where(
+            User.clinic_id == clinic_id,
+            User.role == "clinician",
+            User.is_active.is_(True),
+            User.deleted_at.is_(None),
+            User.on_call_tier.is_not(None),
+        )
+        .order_by(User.on_call_tier, User.id)
+    ):
+        assert user.on_call_tier is not None
+        if user.on_call_tier not in scheduled:
+            entries.append(OnCallEntry(user.on_call_tier, user, None, False))
+    return sorted(entries, key=lambda e: (e.tier, e.clinician.id))

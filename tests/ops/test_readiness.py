@@ -34,7 +34,7 @@ def test_a_scheduler_leading_is_ok(client: FlaskClient, rt: Runtime) -> None:
     assert response.status_code == 200
     assert response.get_json() == {
         "status": "ready",
-        "checks": {"database": "ok", "scheduler": "ok", "outbox": "ok"},
+        "checks": {"database": "ok", "scheduler": "ok", "outbox": "ok", "paging": "ok"},
     }
 
 
@@ -118,7 +118,7 @@ def test_an_unreachable_database_fails_every_check(client: FlaskClient, rt: Runt
     try:
         response = client.get("/readyz")
         assert response.status_code == 503
-        assert response.get_json()["failing"] == ["database", "scheduler", "outbox"]
+        assert response.get_json()["failing"] == ["database", "scheduler", "outbox", "paging"]
     finally:
         rt.database = real
         broken.dispose()

@@ -445,14 +445,19 @@ def test_item9_skipped_reask_flow(
         {"task_id": reask["id"], "item9": "1"},
     ):
         problem(client.post(f"{P}/checkins/phq9-item9", json=bad, headers=me), 422)
-    other = auth.headers(World.pb_phone)
-    problem(
-        client.post(
-            f"{P}/checkins/phq9-item9", json={"task_id": reask["id"], "item9": 1}, headers=other
-        ),
-        404,
-    )
     assert snapshot(rt) == before
+    # Another patient answering this task is refused (404), but what they reported about
+    # themselves is theirs and is kept (issue 15: a suicidality signal is never dropped).
+    other = auth.headers(World.pb_phone)
+    refused = client.post(
+        f"{P}/checkins/phq9-item9", json={"task_id": reask["id"], "item9": 1}, headers=other
+    )
+    assert problem(refused, 404)["safety_signal_recorded"] is True
+    with rt.database.session() as session:
+        theirs = session.scalars(
+            select(Escalation.kind).where(Escalation.patient_id == world.patient_b)
+        ).all()
+    assert theirs == ["suicidality"]
 
     answered = client.post(
         f"{P}/checkins/phq9-item9", json={"task_id": reask["id"], "item9": 2}, headers=me
