@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
+from flask import g
 from marshmallow import Schema, ValidationError, fields, validate
 
 from services.phones import normalize_e164
@@ -106,6 +108,53 @@ class AwareDateTime(fields.AwareDateTime):
             raise ValidationError(
                 f"Must be a timestamp between {TIMESTAMP_MIN_YEAR} and {TIMESTAMP_MAX_YEAR}."
             )
+        return result
+
+
+def show_times_in(tz: ZoneInfo | None) -> None:
+    """Dump this response's `ShownDateTime`s in `tz` (a patient's zone); None keeps UTC."""
+    g.shown_tz = tz
+
+
+class ShownDateTime(AwareDateTime):
+    """A timestamp shown in the viewer's zone (set by `show_times_in`), else as stored (UTC)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        tz: ZoneInfo | None = g.get("shown_tz")
+        if value is not None and tz is not None:
+            value = value.astimezone(tz)
+        result: str | None = super()._serialize(value, attr, obj, **kwargs)
+        return result
+
+
+class NestedFrom(fields.Nested):
+    """A nested schema dumping `source(obj)`: a derived value, still documented by its schema."""
+
+    def __init__(self, nested: Any, *, source: Callable[[Any], Any], **kwargs: Any) -> None:
+        super().__init__(nested, **kwargs)
+        self._source = source
+
+    def serialize(
+        self,
+        attr: str,
+        obj: Any,
+        accessor: Callable[[Any, str, Any], Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        return self._serialize(self._source(obj), attr, obj, **kwargs)
+
+
+class FlagKinds(fields.List):
+    """The kinds of the rules that fired, from flags (objects, or their stored dicts)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(fields.String(), **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> list[Any] | None:
+        if value is None:
+            return None
+        kinds = [f["kind"] if isinstance(f, Mapping) else f.kind for f in value]
+        result: list[Any] | None = super()._serialize(kinds, attr, obj, **kwargs)
         return result
 
 

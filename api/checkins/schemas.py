@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields
+from typing import Any
 
-from api.fields import AwareDateTime, Id, StrictBoolean, StrictInteger
+from marshmallow import Schema, ValidationError, fields, pre_dump
+
+from api.fields import (
+    AwareDateTime,
+    FlagKinds,
+    Id,
+    NestedFrom,
+    ShownDateTime,
+    StrictBoolean,
+    StrictInteger,
+)
 from clinical import asrm as asrm_scale
 from clinical import phq9
 from clinical import symptoms as symptom_scale
@@ -110,6 +120,11 @@ class OutcomeSummaryOut(Schema):
     """Outcome definitions v2: response/remission are null (with a reason) without an honest
     baseline of at least 10."""
 
+    @pre_dump
+    def _plain(self, outcome: Any, **_: Any) -> Any:
+        # A CourseOutcome knows its own JSON form (shared with the reports and FHIR).
+        return outcome.as_dict() if hasattr(outcome, "as_dict") else outcome
+
     baseline = fields.Integer(allow_none=True)
     baseline_source = fields.String(
         allow_none=True,
@@ -146,30 +161,42 @@ class FiredRuleOut(Schema):
     rule = fields.String(required=True)
 
 
+def _change(record: Any) -> dict[str, Any] | None:
+    if record.change_points is None:
+        return None
+    return {"points": record.change_points, "percent": record.change_percent}
+
+
 class Phq9Out(Schema):
-    id = fields.Integer(required=True)
-    total = fields.Integer(required=True)
-    prorated = fields.Boolean(required=True)
-    severity = fields.String(required=True)
-    item9 = fields.Integer(required=True, allow_none=True)
-    flags = fields.List(fields.String(), required=True)
+    """A scored PHQ-9 (services.selfreport.Phq9Result), times in the patient's zone."""
+
+    id = fields.Integer(required=True, attribute="record.id")
+    total = fields.Integer(required=True, attribute="record.total")
+    prorated = fields.Boolean(required=True, attribute="record.prorated")
+    severity = fields.String(required=True, attribute="record.severity")
+    item9 = fields.Integer(required=True, allow_none=True, attribute="record.item9")
+    flags = FlagKinds(required=True)
     escalation = fields.Nested(RaisedEscalationOut, required=True, allow_none=True)
     crisis_resources = fields.Dict(required=True, allow_none=True)
-    change_from_baseline = fields.Nested(ChangeFromBaselineOut, required=True, allow_none=True)
-    asrm_total = fields.Integer(allow_none=True)
-    answered_at = AwareDateTime()
-    received_at = AwareDateTime()
+    change_from_baseline = fields.Nested(
+        ChangeFromBaselineOut, required=True, allow_none=True, attribute="change"
+    )
+    asrm_total = fields.Integer(allow_none=True, attribute="record.asrm_total")
+    answered_at = ShownDateTime(attribute="record.answered_at")
+    received_at = ShownDateTime(attribute="record.received_at")
     outcome = fields.Nested(OutcomeSummaryOut)
 
 
 class SymptomReportOut(Schema):
-    id = fields.Integer(required=True)
-    asrm_total = fields.Integer(required=True)
-    flags = fields.List(fields.String(), required=True)
+    """A judged post-session report (services.selfreport.SymptomReportResult)."""
+
+    id = fields.Integer(required=True, attribute="record.id")
+    asrm_total = fields.Integer(required=True, attribute="record.asrm_total")
+    flags = FlagKinds(required=True)
     escalation = fields.Nested(RaisedEscalationOut, required=True, allow_none=True)
     crisis_resources = fields.Dict(required=True, allow_none=True)
-    answered_at = AwareDateTime()
-    received_at = AwareDateTime()
+    answered_at = ShownDateTime(attribute="record.answered_at")
+    received_at = ShownDateTime(attribute="record.received_at")
 
 
 class CheckinItem(Schema):
@@ -182,15 +209,22 @@ class CheckinItem(Schema):
     prorated = fields.Boolean(required=True)
     severity = fields.String(required=True)
     item9 = fields.Integer(allow_none=True)
-    asrm = fields.List(fields.Integer(), allow_none=True)
+    asrm = fields.List(fields.Integer(), allow_none=True, attribute="asrm_answers")
     asrm_total = fields.Integer(allow_none=True)
-    flags = fields.List(fields.String(), required=True)
-    flag_details = fields.List(fields.Nested(FiredRuleOut), metadata=CLINICIANS_ONLY)
-    change_from_baseline = fields.Nested(ChangeFromBaselineOut, allow_none=True)
+    flags = FlagKinds(required=True)
+    change_from_baseline = NestedFrom(ChangeFromBaselineOut, source=_change, allow_none=True)
     task_id = fields.Integer(allow_none=True)
     session_id = fields.Integer(allow_none=True)
-    answered_at = AwareDateTime(required=True)
-    received_at = AwareDateTime(required=True)
+    answered_at = ShownDateTime(required=True)
+    received_at = ShownDateTime(required=True)
+
+
+class RatedCheckinItem(CheckinItem):
+    """A stored check-in as its clinicians see it: with each rule that fired."""
+
+    flag_details = fields.List(
+        fields.Nested(FiredRuleOut), attribute="flags", dump_only=True, metadata=CLINICIANS_ONLY
+    )
 
 
 class SymptomReportItem(Schema):
@@ -198,27 +232,52 @@ class SymptomReportItem(Schema):
 
     id = fields.Integer(required=True)
     symptoms = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-    asrm = fields.List(fields.Integer(), required=True)
+    asrm = fields.List(fields.Integer(), required=True, attribute="asrm_answers")
     asrm_total = fields.Integer(required=True)
     suicidal_thoughts = fields.Integer(required=True)
     seizure = fields.Boolean(required=True)
     fainted = fields.Boolean(required=True)
     notes = fields.String(allow_none=True)
-    flags = fields.List(fields.String(), required=True)
-    flag_details = fields.List(fields.Nested(FiredRuleOut), metadata=CLINICIANS_ONLY)
+    flags = FlagKinds(required=True)
     task_id = fields.Integer(allow_none=True)
     session_id = fields.Integer(allow_none=True)
-    answered_at = AwareDateTime(required=True)
-    received_at = AwareDateTime(required=True)
+    answered_at = ShownDateTime(required=True)
+    received_at = ShownDateTime(required=True)
+
+
+class RatedSymptomReportItem(SymptomReportItem):
+    """A stored post-session report as its clinicians see it: with each rule that fired."""
+
+    flag_details = fields.List(
+        fields.Nested(FiredRuleOut), attribute="flags", dump_only=True, metadata=CLINICIANS_ONLY
+    )
 
 
 class CheckinPage(Schema):
+    """A page of the signed-in patient's own check-ins."""
+
     items = fields.List(fields.Nested(CheckinItem), required=True)
     next_cursor = fields.String(required=True, allow_none=True)
 
 
+class RatedCheckinPage(Schema):
+    """A page of a patient's check-ins, for their clinicians."""
+
+    items = fields.List(fields.Nested(RatedCheckinItem), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
 class SymptomReportPage(Schema):
+    """A page of the signed-in patient's own post-session reports."""
+
     items = fields.List(fields.Nested(SymptomReportItem), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
+class RatedSymptomReportPage(Schema):
+    """A page of a patient's post-session reports, for their clinicians."""
+
+    items = fields.List(fields.Nested(RatedSymptomReportItem), required=True)
     next_cursor = fields.String(required=True, allow_none=True)
 
 
@@ -228,21 +287,44 @@ class LatestCheckin(Schema):
     severity = fields.String(required=True)
     item9 = fields.Integer(allow_none=True)
     asrm_total = fields.Integer(allow_none=True)
-    answered_at = AwareDateTime(required=True)
+    answered_at = ShownDateTime(required=True)
 
 
 class LatestReport(Schema):
     id = fields.Integer(required=True)
     asrm_total = fields.Integer(required=True)
     suicidal_thoughts = fields.Integer(required=True)
-    flags = fields.List(fields.String(), required=True)
-    answered_at = AwareDateTime(required=True)
+    flags = FlagKinds(required=True)
+    answered_at = ShownDateTime(required=True)
 
 
 class LatestScores(Schema):
-    phq9 = fields.Nested(LatestCheckin, allow_none=True)
-    symptom_report = fields.Nested(LatestReport, allow_none=True)
+    """The latest check-in and post-session report (services.selfreport.Standing)."""
+
+    phq9 = fields.Nested(LatestCheckin, allow_none=True, attribute="latest_checkin")
+    symptom_report = fields.Nested(LatestReport, allow_none=True, attribute="latest_report")
 
 
 class NextSessionOut(Schema):
-    due_at = AwareDateTime(required=True)
+    due_at = ShownDateTime(required=True)
+
+
+def _next_session(standing: Any) -> dict[str, Any] | None:
+    due = standing.next_session_due_at
+    return None if due is None else {"due_at": due}
+
+
+class StandingOut(Schema):
+    """Sessions, next session, latest scores and outcome of one patient (a Standing)."""
+
+    sessions_given = fields.Integer(required=True)
+    last_session_at = ShownDateTime(required=True, allow_none=True)
+    next_session = NestedFrom(
+        NextSessionOut,
+        source=_next_session,
+        required=True,
+        allow_none=True,
+        metadata={"description": "When the next maintenance session falls due, when known."},
+    )
+    latest_scores = NestedFrom(LatestScores, source=lambda standing: standing, required=True)
+    outcome = fields.Nested(OutcomeSummaryOut, required=True)
