@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 from api.fields import ID_MAX, Id, PageQuery
 from clinical.rules import KINDS, PRIORITIES
-from store.escalations import STATUSES
+from store.escalations import STATUSES, Escalation
 
 
 class EscalationQuery(PageQuery):
@@ -28,7 +30,20 @@ class ReassignIn(Schema):
     clinician_id = Id(required=True)
 
 
+def _escalation(obj: Any) -> Escalation:
+    return obj if isinstance(obj, Escalation) else obj.escalation
+
+
 class EscalationOut(Schema):
+    """An escalation: dumps an inbox entry or a detail (services.escalations.EscalationDetail),
+    each holding the escalation beside what is known about it."""
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        # The holder's own facts (unpageable, evidence, ...) first, then the escalation's.
+        if not isinstance(obj, Escalation) and hasattr(obj, attr):
+            return getattr(obj, attr)
+        return super().get_attribute(_escalation(obj), attr, default)
+
     id = fields.Integer(required=True)
     patient_id = fields.Integer(required=True)
     kind = fields.String(required=True)
@@ -43,7 +58,11 @@ class EscalationOut(Schema):
     )
     cycle = fields.Integer(required=True)
     paging_exhausted = fields.Boolean(required=True)
-    unacknowledged = fields.Boolean(required=True)
+    unacknowledged = fields.Function(
+        lambda obj: _escalation(obj).status == "open",
+        required=True,
+        metadata={"type": "boolean", "description": "Still open: nobody acknowledged it yet."},
+    )
     next_page_at = fields.AwareDateTime(format="iso", allow_none=True)
     assigned_to = fields.Integer(allow_none=True)
     created_at = fields.AwareDateTime(format="iso", required=True)
@@ -93,10 +112,12 @@ class EvidenceOut(Schema):
 
 
 class NotificationOut(Schema):
+    """A message sent about the escalation (an outbox row), with its delivery status."""
+
     id = fields.Integer(required=True)
     purpose = fields.String(required=True)
     recipient_id = fields.Integer(allow_none=True)
-    tier = fields.Integer(allow_none=True)
+    tier = fields.Integer(allow_none=True, attribute="escalation_tier")
     status = fields.String(required=True)
     delivery_status = fields.String(allow_none=True)
     twilio_sid = fields.String(allow_none=True)
