@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.fields import Phone
+from api.fields import Phone, enum
+from store.models import ROLES
+
+# The only token type Tandem issues.
+TOKEN_TYPE = "Bearer"  # noqa: S105 (a scheme name, not a secret)
 
 
 class LoginIn(Schema):
@@ -34,15 +38,19 @@ class PasswordChangeIn(Schema):
 
 
 class TokensOut(Schema):
+    """A signed-in session's tokens: send the access token as `Authorization: Bearer ...`."""
+
     access_token = fields.String(required=True)
     refresh_token = fields.String(required=True)
-    token_type = fields.String(required=True)
+    token_type = fields.String(required=True, metadata=enum((TOKEN_TYPE,)))
     expires_in = fields.Integer(required=True)
-    role = fields.String(required=True)
+    role = fields.String(required=True, metadata=enum(ROLES))
     user_id = fields.Integer(required=True)
 
 
 class RefreshOut(Schema):
+    """A fresh access token."""
+
     access_token = fields.String(required=True)
-    token_type = fields.String(required=True)
+    token_type = fields.String(required=True, metadata=enum((TOKEN_TYPE,)))
     expires_in = fields.Integer(required=True)

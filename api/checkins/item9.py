@@ -11,7 +11,15 @@ from marshmallow import Schema, fields, validate
 
 from api.checkins.schemas import RaisedEscalationOut
 from api.extensions import db, runtime
-from api.fields import AwareDateTime, FlagKinds, Id, ShownDateTime, StrictInteger, show_times_in
+from api.fields import (
+    AwareDateTime,
+    CrisisResources,
+    FlagKinds,
+    Id,
+    ShownDateTime,
+    StrictInteger,
+    show_times_in,
+)
 from api.idempotency import idempotent
 from api.security import require, the_user
 from services import item9
@@ -46,7 +54,7 @@ class Item9Out(Schema):
     item9 = fields.Integer(required=True, attribute="record.item9")
     flags = FlagKinds(required=True)
     escalation = fields.Nested(RaisedEscalationOut, required=True, allow_none=True)
-    crisis_resources = fields.Dict(required=True, allow_none=True)
+    crisis_resources = fields.Nested(CrisisResources, required=True, allow_none=True)
     answered_at = ShownDateTime(required=True, attribute="record.answered_at")
 
 

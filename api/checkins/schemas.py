@@ -8,16 +8,20 @@ from marshmallow import Schema, ValidationError, fields, pre_dump
 
 from api.fields import (
     AwareDateTime,
+    CrisisResources,
     FlagKinds,
     Id,
     NestedFrom,
     ShownDateTime,
     StrictBoolean,
     StrictInteger,
+    enum,
 )
 from clinical import asrm as asrm_scale
 from clinical import phq9
 from clinical import symptoms as symptom_scale
+from clinical.outcomes import BASELINE_SOURCES, RELAPSE_STATUSES
+from clinical.rules import KINDS, PRIORITIES
 
 ASRM_RANGE = f"{asrm_scale.ITEM_COUNT} items, each {asrm_scale.ITEM_MIN}-{asrm_scale.ITEM_MAX}"
 
@@ -105,10 +109,15 @@ class SymptomReportIn(Schema):
     )
 
 
+SEVERITIES = tuple(band for _low, _high, band in phq9.SEVERITY_BANDS)
+
+
 class RaisedEscalationOut(Schema):
+    """The escalation a submission raised or joined."""
+
     id = fields.Integer(required=True)
-    kind = fields.String(required=True)
-    priority = fields.String(required=True)
+    kind = fields.String(required=True, metadata=enum(KINDS))
+    priority = fields.String(required=True, metadata=enum(PRIORITIES))
 
 
 class ChangeFromBaselineOut(Schema):
@@ -128,7 +137,9 @@ class OutcomeSummaryOut(Schema):
     baseline = fields.Integer(allow_none=True)
     baseline_source = fields.String(
         allow_none=True,
-        metadata={"description": "pre_treatment_phq9 | screening_phq9 | null (no PHQ-9 baseline)"},
+        metadata=enum(
+            (*BASELINE_SOURCES, None), "pre_treatment_phq9 | screening_phq9 | null (no baseline)"
+        ),
     )
     baseline_reason = fields.String(allow_none=True)
     latest = fields.Integer(allow_none=True)
@@ -145,7 +156,7 @@ class OutcomeSummaryOut(Schema):
     remission_reason = fields.String(allow_none=True)
     relapse = fields.Boolean()
     relapse_status = fields.String(
-        metadata={"description": "none | recheck (one bad total) | confirmed (two in a row)"}
+        metadata=enum(RELAPSE_STATUSES, "none | recheck (one bad total) | confirmed (two in a row)")
     )
     ever_responded = fields.Boolean()
     minimal_important_change = fields.Boolean()
@@ -156,8 +167,10 @@ CLINICIANS_ONLY = {"description": "Clinicians only: each rule that fired."}
 
 
 class FiredRuleOut(Schema):
-    kind = fields.String(required=True)
-    priority = fields.String(required=True)
+    """One escalation rule that fired on a self-report."""
+
+    kind = fields.String(required=True, metadata=enum(KINDS))
+    priority = fields.String(required=True, metadata=enum(PRIORITIES))
     rule = fields.String(required=True)
 
 
@@ -173,11 +186,11 @@ class Phq9Out(Schema):
     id = fields.Integer(required=True, attribute="record.id")
     total = fields.Integer(required=True, attribute="record.total")
     prorated = fields.Boolean(required=True, attribute="record.prorated")
-    severity = fields.String(required=True, attribute="record.severity")
+    severity = fields.String(required=True, attribute="record.severity", metadata=enum(SEVERITIES))
     item9 = fields.Integer(required=True, allow_none=True, attribute="record.item9")
     flags = FlagKinds(required=True)
     escalation = fields.Nested(RaisedEscalationOut, required=True, allow_none=True)
-    crisis_resources = fields.Dict(required=True, allow_none=True)
+    crisis_resources = fields.Nested(CrisisResources, required=True, allow_none=True)
     change_from_baseline = fields.Nested(
         ChangeFromBaselineOut, required=True, allow_none=True, attribute="change"
     )
@@ -194,7 +207,7 @@ class SymptomReportOut(Schema):
     asrm_total = fields.Integer(required=True, attribute="record.asrm_total")
     flags = FlagKinds(required=True)
     escalation = fields.Nested(RaisedEscalationOut, required=True, allow_none=True)
-    crisis_resources = fields.Dict(required=True, allow_none=True)
+    crisis_resources = fields.Nested(CrisisResources, required=True, allow_none=True)
     answered_at = ShownDateTime(attribute="record.answered_at")
     received_at = ShownDateTime(attribute="record.received_at")
 
@@ -207,7 +220,7 @@ class CheckinItem(Schema):
     difficulty = fields.Integer(allow_none=True)
     total = fields.Integer(required=True)
     prorated = fields.Boolean(required=True)
-    severity = fields.String(required=True)
+    severity = fields.String(required=True, metadata=enum(SEVERITIES))
     item9 = fields.Integer(allow_none=True)
     asrm = fields.List(fields.Integer(), allow_none=True, attribute="asrm_answers")
     asrm_total = fields.Integer(allow_none=True)
@@ -284,7 +297,7 @@ class RatedSymptomReportPage(Schema):
 class LatestCheckin(Schema):
     id = fields.Integer(required=True)
     total = fields.Integer(required=True)
-    severity = fields.String(required=True)
+    severity = fields.String(required=True, metadata=enum(SEVERITIES))
     item9 = fields.Integer(allow_none=True)
     asrm_total = fields.Integer(allow_none=True)
     answered_at = ShownDateTime(required=True)

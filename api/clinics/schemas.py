@@ -8,8 +8,10 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.fields import ID_MAX, Id, Phone, StrictInteger, TimeZone
+from api.fields import ID_MAX, Id, NestedFrom, Phone, StrictInteger, TimeZone
 from clinical.rules import EscalationRules
+from services.clinics import effective_policy
+from services.escalations import clinic_rules
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -103,12 +105,22 @@ class ClinicPatch(Schema):
 
 
 class ClinicOut(Schema):
+    """A clinic, with its effective escalation policy and rule thresholds."""
+
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     timezone = fields.String(required=True)
-    escalation_policy = fields.Dict(required=True)
-    escalation_rules = fields.Nested(
+    escalation_policy = fields.Function(
+        lambda clinic: effective_policy(clinic.escalation_policy),
+        required=True,
+        metadata={
+            "type": "object",
+            "description": "The clinic's escalation policy with the defaults filled in.",
+        },
+    )
+    escalation_rules = NestedFrom(
         EscalationRulesIn,
+        source=lambda clinic: clinic_rules(clinic).as_dict(),
         required=True,
         metadata={"description": "The clinic's effective rule thresholds (defaults filled in)."},
     )
@@ -133,6 +145,8 @@ class ClinicianIn(Schema):
 
 
 class ClinicianOut(Schema):
+    """A clinician (a staff user)."""
+
     id = fields.Integer(required=True)
     clinic_id = fields.Integer(required=True)
     name = fields.String(required=True)

@@ -6,8 +6,10 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from api.fields import ID_MAX, Id, PageQuery
+from api.fields import ID_MAX, HoldingSchema, Id, PageQuery, enum
 from clinical.rules import KINDS, PRIORITIES
+from notifications.pager import CHANNEL as PAGER
+from services.oncall import CHANNELS
 from store.escalations import STATUSES, Escalation
 
 
@@ -30,25 +32,18 @@ class ReassignIn(Schema):
     clinician_id = Id(required=True)
 
 
-def _escalation(obj: Any) -> Escalation:
-    return obj if isinstance(obj, Escalation) else obj.escalation
-
-
-class EscalationOut(Schema):
+class EscalationOut(HoldingSchema):
     """An escalation: dumps an inbox entry or a detail (services.escalations.EscalationDetail),
     each holding the escalation beside what is known about it."""
 
-    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
-        # The holder's own facts (unpageable, evidence, ...) first, then the escalation's.
-        if not isinstance(obj, Escalation) and hasattr(obj, attr):
-            return getattr(obj, attr)
-        return super().get_attribute(_escalation(obj), attr, default)
+    HELD = "escalation"
+    HELD_TYPE = Escalation
 
     id = fields.Integer(required=True)
     patient_id = fields.Integer(required=True)
-    kind = fields.String(required=True)
-    priority = fields.String(required=True)
-    status = fields.String(required=True)
+    kind = fields.String(required=True, metadata=enum(KINDS))
+    priority = fields.String(required=True, metadata=enum(PRIORITIES))
+    status = fields.String(required=True, metadata=enum(STATUSES))
     tier = fields.Integer(
         required=True,
         metadata={
@@ -58,8 +53,8 @@ class EscalationOut(Schema):
     )
     cycle = fields.Integer(required=True)
     paging_exhausted = fields.Boolean(required=True)
-    unacknowledged = fields.Function(
-        lambda obj: _escalation(obj).status == "open",
+    unacknowledged = fields.Method(
+        "_unacknowledged",
         required=True,
         metadata={"type": "boolean", "description": "Still open: nobody acknowledged it yet."},
     )
@@ -80,6 +75,9 @@ class EscalationOut(Schema):
             "fallback phone is texted and /readyz fails until someone can be paged again."
         },
     )
+
+    def _unacknowledged(self, obj: Any) -> bool:
+        return bool(self.held(obj).status == "open")
 
 
 class OnCallNow(Schema):
@@ -106,7 +104,7 @@ class EvidenceOut(Schema):
     source_id = fields.Integer(allow_none=True)
     rule = fields.String(required=True)
     rule_version = fields.String(required=True)
-    priority = fields.String(required=True)
+    priority = fields.String(required=True, metadata=enum(PRIORITIES))
     detail = fields.Dict(required=True, metadata={"description": "The triggering answers."})
     at = fields.AwareDateTime(format="iso", required=True)
 
@@ -125,7 +123,7 @@ class NotificationOut(Schema):
     error_code = fields.Integer(allow_none=True)
     created_at = fields.AwareDateTime(format="iso", required=True)
     sent_at = fields.AwareDateTime(format="iso", allow_none=True)
-    channel = fields.String(metadata={"description": "sms, voice or pager."})
+    channel = fields.String(metadata=enum((*CHANNELS, PAGER), "sms, voice or pager."))
 
 
 class TimelineOut(Schema):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from marshmallow import fields
 
 from api.checkins.schemas import StandingOut
-from api.fields import ShownDateTime
+from api.fields import ShownDateTime, enum
 from api.patients.schemas import CareTeamMember
+from services.patients import PHASES
 
 
 class MeOut(StandingOut):
@@ -17,7 +18,7 @@ class MeOut(StandingOut):
     phone = fields.String(required=True, attribute="profile.user.phone")
     timezone = fields.String(required=True, attribute="profile.timezone")
     clinic_id = fields.Integer(required=True, attribute="profile.clinic_id")
-    phase = fields.String(required=True, attribute="profile.phase")
+    phase = fields.String(required=True, attribute="profile.phase", metadata=enum(PHASES))
     maintenance_interval_days = fields.Integer(
         required=True, attribute="profile.maintenance_interval_days"
     )

@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api.clinics.schemas import HHMM, ClinicianOut
 from api.fields import AwareDateTime, Id, Phone, StrictInteger
+from services.oncall import CHANNELS, notify_rules
 
 TIERS = (1, 2, 3)
 EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2100, 12, 31)
@@ -80,6 +81,8 @@ class OnCallNowOut(Schema):
 
 
 class OnCallOut(Schema):
+    """Who is on call per tier at an instant, and the schedule (services.oncall.OnCallView)."""
+
     at = fields.AwareDateTime(format="iso", required=True)
     tiers = fields.Dict(
         keys=fields.String(),
@@ -91,7 +94,7 @@ class OnCallOut(Schema):
 
 
 class NotifyRule(Schema):
-    channel = fields.String(required=True, validate=validate.OneOf(("sms", "voice")))
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     after_minutes = StrictInteger(
         validate=validate.Range(0, 120),
         metadata={"description": "Minutes unacknowledged before this channel (voice: 5)."},
@@ -120,4 +123,10 @@ class ClinicianPatch(Schema):
 
 
 class ClinicianWithNotifyOut(ClinicianOut):
-    notify = fields.List(fields.Dict(), allow_none=True)
+    """A clinician with their notification rules."""
+
+    notify = fields.Function(
+        notify_rules,
+        allow_none=True,
+        metadata={"type": "array", "items": {"type": "object"}, "nullable": True},
+    )

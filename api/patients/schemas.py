@@ -16,10 +16,13 @@ from api.fields import (
     StrictInteger,
     StrictNumber,
     TimeZone,
+    enum,
 )
+from clinical.eligibility import MADRS, PHQ9, PRIOR_MODALITIES
 from services.patients import PHASES
 from services.selfreport import Standing
 
+INSTRUMENTS = (PHQ9, MADRS)
 INTERVAL = validate.Range(2, 28, error="Must be a whole number of days from 2 to 28.")
 ACUTE_TARGET = validate.Range(6, 30, error="Must be a whole number of sessions from 6 to 30.")
 ACUTE_TARGET_DOC = {
@@ -30,14 +33,14 @@ ACUTE_TARGET_DOC = {
 
 
 class BaselineIn(Schema):
-    instrument = fields.String(required=True, validate=validate.OneOf(["PHQ-9", "MADRS"]))
+    instrument = fields.String(required=True, validate=validate.OneOf(INSTRUMENTS))
     score = StrictInteger(required=True, validate=validate.Range(0, 60))
 
 
 class ScreeningIn(Schema):
     failed_antidepressant_trials = StrictInteger(required=True, validate=validate.Range(0, 100))
     prior_inadequate_response = fields.List(
-        fields.String(validate=validate.OneOf(["tms", "ketamine"])),
+        fields.String(validate=validate.OneOf(PRIOR_MODALITIES)),
         required=True,
         validate=validate.Length(max=2),
     )
@@ -89,7 +92,9 @@ class CareTeamMember(Schema):
 class BaselineOut(Schema):
     """The screening baseline the patient was enrolled on."""
 
-    instrument = fields.String(required=True, attribute="baseline_instrument")
+    instrument = fields.String(
+        required=True, attribute="baseline_instrument", metadata=enum(INSTRUMENTS)
+    )
     score = fields.Integer(required=True, attribute="baseline_score")
 
 
@@ -119,7 +124,7 @@ class PatientOut(Schema):
     timezone = fields.String(required=True)
     bipolar = fields.Boolean(required=True)
     weight_kg = fields.Float(required=True)
-    phase = fields.String(required=True)
+    phase = fields.String(required=True, metadata=enum(PHASES))
     maintenance_interval_days = fields.Integer(required=True)
     acute_target_sessions = fields.Integer(required=True, metadata=ACUTE_TARGET_DOC)
     care_team = fields.List(fields.Nested(CareTeamMember), required=True)
