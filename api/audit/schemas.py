@@ -26,7 +26,7 @@ def _target(event: AuditEvent) -> str | None:
 
 
 class AuditEventOut(Schema):
-    """One audited read, change or sign-in (a store AuditEvent)."""
+    """One audited read, change or sign-in."""
 
     id = fields.Integer(required=True)
     at = fields.AwareDateTime(format="iso", required=True)

@@ -12,6 +12,8 @@ TOKEN_TYPE = "Bearer"  # noqa: S105 (a scheme name, not a secret)
 
 
 class LoginIn(Schema):
+    """Sign in: e-mail or E.164 phone number, and password."""
+
     username = fields.String(
         required=True,
         validate=validate.Length(1, 254),
@@ -21,6 +23,8 @@ class LoginIn(Schema):
 
 
 class ActivateIn(Schema):
+    """Activate a new patient account with the SMS code and a new password."""
+
     phone = Phone(required=True)
     code = fields.String(
         required=True,
@@ -31,6 +35,8 @@ class ActivateIn(Schema):
 
 
 class PasswordChangeIn(Schema):
+    """Change your password: the current one, and the new one."""
+
     current_password = fields.String(
         required=True, load_only=True, validate=validate.Length(1, 256)
     )

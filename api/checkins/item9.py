@@ -33,6 +33,8 @@ blp = Blueprint(
 
 
 class Item9In(Schema):
+    """PHQ-9 item 9 answered alone, for a phq9_item9 task."""
+
     task_id = Id(
         required=True,
         metadata={"description": "The open phq9_item9 task (GET /api/v1/me/tasks)."},
@@ -46,7 +48,7 @@ class Item9In(Schema):
 
 
 class Item9Out(Schema):
-    """A judged item 9 answer (services.item9's result), its time in the patient's zone."""
+    """A judged item 9 answer , its time in the patient's zone."""
 
     id = fields.Integer(required=True, attribute="record.id")
     task_id = fields.Integer(required=True, attribute="record.task_id")

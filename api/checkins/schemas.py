@@ -48,6 +48,8 @@ def _answered_at() -> AwareDateTime:
 
 
 class Phq9In(Schema):
+    """A PHQ-9 check-in: nine answers (at most two skipped) and item 10."""
+
     answers = fields.List(
         StrictInteger(allow_none=True),
         required=True,
@@ -88,9 +90,12 @@ SymptomsIn = Schema.from_dict(
     },
     name="SymptomsIn",
 )
+SymptomsIn.__doc__ = "Each side effect rated 0 (none) to 3 (severe)."
 
 
 class SymptomReportIn(Schema):
+    """A post-session report: side effects, ASRM, suicidal thoughts, seizure, fainting."""
+
     session_id = _id("The treatment session this report follows.")
     task_id = _id("The task this answers, if any.")
     answered_at = _answered_at()
@@ -121,6 +126,8 @@ class RaisedEscalationOut(Schema):
 
 
 class ChangeFromBaselineOut(Schema):
+    """Change of the PHQ-9 total from the baseline, in points and percent."""
+
     points = fields.Integer(required=True)
     percent = fields.Float(required=True, allow_none=True)
 
@@ -181,7 +188,7 @@ def _change(record: Any) -> dict[str, Any] | None:
 
 
 class Phq9Out(Schema):
-    """A scored PHQ-9 (services.selfreport.Phq9Result), times in the patient's zone."""
+    """A scored PHQ-9 , its times in the patient's zone."""
 
     id = fields.Integer(required=True, attribute="record.id")
     total = fields.Integer(required=True, attribute="record.total")
@@ -201,7 +208,7 @@ class Phq9Out(Schema):
 
 
 class SymptomReportOut(Schema):
-    """A judged post-session report (services.selfreport.SymptomReportResult)."""
+    """A judged post-session report."""
 
     id = fields.Integer(required=True, attribute="record.id")
     asrm_total = fields.Integer(required=True, attribute="record.asrm_total")
@@ -295,6 +302,8 @@ class RatedSymptomReportPage(Schema):
 
 
 class LatestCheckin(Schema):
+    """The latest PHQ-9 check-in."""
+
     id = fields.Integer(required=True)
     total = fields.Integer(required=True)
     severity = fields.String(required=True, metadata=enum(SEVERITIES))
@@ -304,6 +313,8 @@ class LatestCheckin(Schema):
 
 
 class LatestReport(Schema):
+    """The latest post-session report."""
+
     id = fields.Integer(required=True)
     asrm_total = fields.Integer(required=True)
     suicidal_thoughts = fields.Integer(required=True)
@@ -312,13 +323,15 @@ class LatestReport(Schema):
 
 
 class LatestScores(Schema):
-    """The latest check-in and post-session report (services.selfreport.Standing)."""
+    """The latest check-in and post-session report."""
 
     phq9 = fields.Nested(LatestCheckin, allow_none=True, attribute="latest_checkin")
     symptom_report = fields.Nested(LatestReport, allow_none=True, attribute="latest_report")
 
 
 class NextSessionOut(Schema):
+    """When the next maintenance session falls due."""
+
     due_at = ShownDateTime(required=True)
 
 

@@ -21,6 +21,8 @@ class EscalationQuery(PageQuery):
 
 
 class ResolveIn(Schema):
+    """Resolve an escalation: what was done."""
+
     note = fields.String(
         required=True,
         validate=validate.Length(1, 2000),
@@ -29,12 +31,13 @@ class ResolveIn(Schema):
 
 
 class ReassignIn(Schema):
+    """Hand an escalation to another clinician of your clinic."""
+
     clinician_id = Id(required=True)
 
 
 class EscalationOut(HoldingSchema):
-    """An escalation: dumps an inbox entry or a detail (services.escalations.EscalationDetail),
-    each holding the escalation beside what is known about it."""
+    """An escalation raised for a patient, and where its paging stands."""
 
     HELD = "escalation"
     HELD_TYPE = Escalation
@@ -81,16 +84,22 @@ class EscalationOut(HoldingSchema):
 
 
 class OnCallNow(Schema):
+    """Who is on call for one tier, and until when."""
+
     clinician_id = fields.Integer(required=True)
     until = fields.AwareDateTime(format="iso", required=True)
 
 
 class InboxOnCall(Schema):
+    """Who the clinic's schedule has on call now, per tier."""
+
     at = fields.AwareDateTime(format="iso", required=True)
     tiers = fields.Dict(keys=fields.String(), values=fields.Nested(OnCallNow), required=True)
 
 
 class EscalationPage(Schema):
+    """A page of your clinic's escalations, and who is on call now."""
+
     items = fields.List(fields.Nested(EscalationOut), required=True)
     next_cursor = fields.String(allow_none=True, required=True)
     on_call = fields.Nested(
@@ -99,6 +108,8 @@ class EscalationPage(Schema):
 
 
 class EvidenceOut(Schema):
+    """What triggered an escalation: the rule and the answers it fired on."""
+
     id = fields.Integer(required=True)
     source_type = fields.String(required=True)
     source_id = fields.Integer(allow_none=True)
@@ -127,6 +138,8 @@ class NotificationOut(Schema):
 
 
 class TimelineOut(Schema):
+    """One event in an escalation's history (raised, paged, acknowledged, ...)."""
+
     id = fields.Integer(required=True)
     at = fields.AwareDateTime(format="iso", required=True)
     event = fields.String(required=True)
@@ -135,6 +148,8 @@ class TimelineOut(Schema):
 
 
 class EscalationDetailOut(EscalationOut):
+    """An escalation with its evidence, every notification sent and its timeline."""
+
     evidence = fields.List(fields.Nested(EvidenceOut), required=True)
     notifications = fields.List(fields.Nested(NotificationOut), required=True)
     timeline = fields.List(fields.Nested(TimelineOut), required=True)

@@ -11,7 +11,7 @@ from services.patients import PHASES
 
 
 class MeOut(StandingOut):
-    """The signed-in patient (a services.selfreport.Standing), times in their own zone."""
+    """The signed-in patient , times in their own zone."""
 
     id = fields.Integer(required=True, attribute="profile.user_id")
     name = fields.String(required=True, attribute="profile.user.name")

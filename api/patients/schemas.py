@@ -33,11 +33,15 @@ ACUTE_TARGET_DOC = {
 
 
 class BaselineIn(Schema):
+    """The screening baseline score and its instrument."""
+
     instrument = fields.String(required=True, validate=validate.OneOf(INSTRUMENTS))
     score = StrictInteger(required=True, validate=validate.Range(0, 60))
 
 
 class ScreeningIn(Schema):
+    """The eligibility screening answers."""
+
     failed_antidepressant_trials = StrictInteger(required=True, validate=validate.Range(0, 100))
     prior_inadequate_response = fields.List(
         fields.String(validate=validate.OneOf(PRIOR_MODALITIES)),
@@ -54,6 +58,8 @@ class ScreeningIn(Schema):
 
 
 class PatientIn(Schema):
+    """Enrol a patient: profile, care team, screening and plan."""
+
     name = fields.String(required=True, validate=validate.Length(1, 200))
     phone = Phone(required=True)
     timezone = TimeZone(required=True)
@@ -74,6 +80,8 @@ class PatientIn(Schema):
 
 
 class PatientPatch(Schema):
+    """Change a patient's plan or profile: only the fields given change."""
+
     name = fields.String(validate=validate.Length(1, 200))
     timezone = TimeZone()
     bipolar = StrictBoolean()
@@ -85,6 +93,8 @@ class PatientPatch(Schema):
 
 
 class CareTeamMember(Schema):
+    """A clinician on the patient's care team."""
+
     id = fields.Integer(required=True)
     name = fields.String(required=True)
 
@@ -115,7 +125,7 @@ def _baseline(obj: Any) -> Any:
 
 
 class PatientOut(Schema):
-    """A patient of your clinic (a PatientProfile)."""
+    """A patient of your clinic."""
 
     id = fields.Integer(required=True, attribute="user_id")
     status = fields.String(required=True)
@@ -136,7 +146,7 @@ class PatientOut(Schema):
 
 
 class PatientDetailOut(PatientOut, StandingOut):
-    """One patient with their self-report standing (a services.selfreport.Standing)."""
+    """One patient with their self-report standing."""
 
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
         # The profile's fields come from the standing's profile; the standing's from itself.

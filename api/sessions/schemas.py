@@ -17,6 +17,8 @@ PRESSURE = validate.Range(40, 300, error="Must be a pressure in mmHg from 40 to 
 
 
 class VitalsIn(Schema):
+    """One vital-signs reading."""
+
     at = AwareDateTime(required=True)
     systolic = StrictInteger(required=True, validate=PRESSURE)
     diastolic = StrictInteger(required=True, validate=PRESSURE)
@@ -40,6 +42,8 @@ class VitalsIn(Schema):
 
 
 class SessionIn(Schema):
+    """Record a treatment session: back-filled with its vitals, or opened live."""
+
     status = fields.String(
         load_default="completed",
         validate=validate.OneOf(SESSION_STATUSES),
@@ -68,6 +72,8 @@ class SessionIn(Schema):
 
 
 class VitalsOut(Schema):
+    """One vital-signs reading."""
+
     at = AwareDateTime(required=True)
     systolic = fields.Integer(required=True)
     diastolic = fields.Integer(required=True)
@@ -88,7 +94,7 @@ def _deviation_kinds(record: TreatmentSession) -> list[str]:
 
 
 class SessionOut(HoldingSchema):
-    """A treatment session (or services.sessions' RecordedSession holding one)."""
+    """A treatment session with its readings and protocol deviations."""
 
     HELD_TYPE = TreatmentSession
 
@@ -142,6 +148,8 @@ class SessionOut(HoldingSchema):
 
 
 class SessionCreated(SessionOut):
+    """A recorded session, and the escalation its readings raised, if any."""
+
     escalation = fields.Nested(
         EscalationRefOut,
         required=True,
@@ -158,7 +166,7 @@ class SessionPage(Schema):
 
 
 class ReadingCreated(HoldingSchema, VitalsOut):
-    """A live reading as judged on arrival (services.sessions.RecordedReading)."""
+    """A live reading as judged on arrival."""
 
     HELD_TYPE = VitalsReading
 
@@ -174,6 +182,8 @@ class ReadingCreated(HoldingSchema, VitalsOut):
 
 
 class SessionEndIn(Schema):
+    """Close a live session."""
+
     ended_at = AwareDateTime(load_default=None, allow_none=True)
     ketamine_infusion_minutes = StrictInteger(
         load_default=None,

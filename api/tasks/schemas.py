@@ -11,7 +11,7 @@ from services.schedule import ANSWERABLE
 
 
 class TaskOut(Schema):
-    """An open task (store.schedule.Task), its times in the patient's zone."""
+    """An open task, its times in the patient's zone."""
 
     id = fields.Integer(required=True)
     kind = fields.String(
