@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from apispec import BasePlugin
+from apispec import APISpec, BasePlugin
+from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields, validate
 
 from api import fields as tandem_fields
@@ -166,8 +167,28 @@ def schema_example(schema: Schema | type[Schema], depth: int = 0) -> dict[str, A
     }
 
 
+def _schema_first(
+    converter: Any, field: fields.Field[Any], ret: dict[str, Any], **_: Any
+) -> dict[str, Any]:
+    """A nullable nested schema as anyOf [its schema, null]: generators try the branches in
+    order, and with the bare nullable object first they never build the typed model."""
+    branches = ret.get("anyOf")
+    if isinstance(branches, list) and branches and branches[0] == NULL_OBJECT:
+        return {"anyOf": [*branches[1:], branches[0]]}
+    return {}
+
+
+NULL_OBJECT = {"type": "object", "nullable": True}
+
+
 class OpenApiDocPlugin(BasePlugin):
     """operationId, description and examples for every operation and schema, in one place."""
+
+    def init_spec(self, spec: APISpec) -> None:
+        super().init_spec(spec)
+        for plugin in spec.plugins:
+            if isinstance(plugin, MarshmallowPlugin) and plugin.converter is not None:
+                plugin.converter.add_attribute_function(_schema_first)  # type: ignore[no-untyped-call]
 
     def schema_helper(
         self, name: str, definition: dict[str, Any], **kwargs: Any
@@ -187,9 +208,12 @@ class OpenApiDocPlugin(BasePlugin):
             if operation_id:
                 operation.setdefault("operationId", operation_id)
             roles = operation.pop(ROLES_KEY, None)
-            description = operation.get("description") or operation.get("summary") or ""
-            if roles:
-                description += f"\n\nWho may call it: {', '.join(roles)}."
-            elif "security" not in operation:
-                description += "\n\nNo bearer token needed."
-            operation["description"] = description.strip()
+            # The summary is the docstring's first line; the description adds who may call.
+            access = (
+                f"Who may call it: {', '.join(roles)}."
+                if roles
+                else "No bearer token needed."
+                if "security" not in operation
+                else "Any signed-in user."
+            )
+            operation["description"] = f"{operation.get('description', '')}\n\n{access}".strip()
