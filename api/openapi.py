@@ -125,6 +125,8 @@ def field_example(name: str, field: fields.Field[Any], depth: int = 0) -> Any:
     """An example value for one field."""
     if "example" in field.metadata:
         return field.metadata["example"]
+    if field.allow_none and field.load_default is None and not field.required:
+        return None  # optional: the example leaves it out (null), as most callers will
     choices = _choices(field)
     if choices:
         return next((c for c in choices if c is not None), None)
