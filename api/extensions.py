@@ -19,6 +19,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from api.errors import PROBLEM_JSON, http_exception_problem, problem
 from api.fields import ID_MAX, ProblemSchema
+from api.openapi import OpenApiDocPlugin
 from services.runtime import Runtime
 
 log = logging.getLogger("tandem.api")
@@ -176,6 +177,8 @@ def init_extensions(app: Flask, rt: Runtime) -> TandemApi:
     # Before any blueprint adds a rule, so every <int:…> in the API is bounded.
     app.url_map.converters["int"] = IdConverter
     jwt.init_app(app)
-    api = TandemApi(app, spec_kwargs={"extra_plugins": [ProblemResponsesPlugin()]})
+    api = TandemApi(
+        app, spec_kwargs={"extra_plugins": [ProblemResponsesPlugin(), OpenApiDocPlugin()]}
+    )
     api.register_converter(IdConverter, integerconverter2paramschema)
     return api

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from api.errors import problem
 from api.extensions import db, jwt
+from api.openapi import ROLES_KEY
 from services.errors import Forbidden
 from store.models import AuthSession, User
 
@@ -110,6 +111,8 @@ def require(*roles: str, refresh: bool = False) -> Callable[[Callable[P, R]], Ca
             "manual_doc": {
                 **doc.get("manual_doc", {}),
                 "security": [{BEARER_SCHEME: []}],
+                # Read (and removed) by api.openapi, which writes it into the description.
+                ROLES_KEY: list(roles),
             },
         }
         return wrapper

@@ -10,11 +10,10 @@ from flask import Response, json, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.audit.schemas import AuditPage, AuditQuery
+from api.audit.schemas import AuditEventOut, AuditPage, AuditQuery
 from api.extensions import db
 from api.security import require, the_user
 from services import audit
-from store.models import AuditEvent
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="The audit trail (admin).")
 
@@ -35,23 +34,7 @@ CSV_COLUMNS = (
 # One export answers at most this many rows; X-Next-Cursor continues from there.
 EXPORT_MAX_ROWS = 10_000
 EXPORT_PAGE = 200
-
-
-def event_out(event: AuditEvent) -> dict[str, Any]:
-    target = f"{event.target_type}/{event.target_id}" if event.target_id is not None else None
-    return {
-        "id": event.id,
-        "at": event.at,
-        "actor_id": event.actor_id,
-        "actor_role": event.actor_role,
-        "action": event.action,
-        "patient_id": event.patient_id,
-        "target": target,
-        "target_type": event.target_type,
-        "target_id": event.target_id,
-        "clinic_id": event.clinic_id,
-        "detail": dict(event.detail or {}),
-    }
+EVENT = AuditEventOut()
 
 
 def _wants_csv() -> bool:
@@ -71,8 +54,7 @@ def _csv(filters: audit.AuditFilter, cursor: str | None) -> Response:
             db(), viewer=the_user(), filters=filters, limit=EXPORT_PAGE, cursor=cursor
         )
         for event in page.items:
-            row = event_out(event)
-            row["at"] = event.at.isoformat()
+            row = EVENT.dump(event)
             row["detail"] = json.dumps(row["detail"], sort_keys=True)
             # Cells are ids, roles, action names and JSON of ids: still, never let a
             # spreadsheet read one as a formula.
@@ -122,7 +104,6 @@ class AuditTrail(MethodView):
         )
         if _wants_csv():
             return _csv(filters, query["cursor"])
-        page = audit.list_events(
+        return audit.list_events(
             db(), viewer=the_user(), filters=filters, limit=query["limit"], cursor=query["cursor"]
         )
-        return {"items": [event_out(e) for e in page.items], "next_cursor": page.next_cursor}

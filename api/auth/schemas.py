@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.fields import Phone
+from api.fields import Phone, enum
+from store.models import ROLES
+
+# The only token type Tandem issues.
+TOKEN_TYPE = "Bearer"  # noqa: S105 (a scheme name, not a secret)
 
 
 class LoginIn(Schema):
+    """Sign in: e-mail or E.164 phone number, and password."""
+
     username = fields.String(
         required=True,
         validate=validate.Length(1, 254),
@@ -17,6 +23,8 @@ class LoginIn(Schema):
 
 
 class ActivateIn(Schema):
+    """Activate a new patient account with the SMS code and a new password."""
+
     phone = Phone(required=True)
     code = fields.String(
         required=True,
@@ -27,6 +35,8 @@ class ActivateIn(Schema):
 
 
 class PasswordChangeIn(Schema):
+    """Change your password: the current one, and the new one."""
+
     current_password = fields.String(
         required=True, load_only=True, validate=validate.Length(1, 256)
     )
@@ -34,15 +44,19 @@ class PasswordChangeIn(Schema):
 
 
 class TokensOut(Schema):
+    """A signed-in session's tokens: send the access token as `Authorization: Bearer ...`."""
+
     access_token = fields.String(required=True)
     refresh_token = fields.String(required=True)
-    token_type = fields.String(required=True)
+    token_type = fields.String(required=True, metadata=enum((TOKEN_TYPE,)))
     expires_in = fields.Integer(required=True)
-    role = fields.String(required=True)
+    role = fields.String(required=True, metadata=enum(ROLES))
     user_id = fields.Integer(required=True)
 
 
 class RefreshOut(Schema):
+    """A fresh access token."""
+
     access_token = fields.String(required=True)
-    token_type = fields.String(required=True)
+    token_type = fields.String(required=True, metadata=enum((TOKEN_TYPE,)))
     expires_in = fields.Integer(required=True)

@@ -9,7 +9,14 @@ from flask import Response, request
 from flask_jwt_extended import create_access_token, create_refresh_token, get_jwt
 from flask_smorest import Blueprint
 
-from api.auth.schemas import ActivateIn, LoginIn, PasswordChangeIn, RefreshOut, TokensOut
+from api.auth.schemas import (
+    TOKEN_TYPE,
+    ActivateIn,
+    LoginIn,
+    PasswordChangeIn,
+    RefreshOut,
+    TokensOut,
+)
 from api.extensions import db, runtime
 from api.security import require, the_user, token_session_id
 from services import auth as auth_service
@@ -43,7 +50,7 @@ def _tokens(login: auth_service.Login) -> dict[str, Any]:
         "refresh_token": create_refresh_token(
             identity=str(user.id), additional_claims=claims, expires_delta=_refresh_lifetime()
         ),
-        "token_type": "Bearer",
+        "token_type": TOKEN_TYPE,
         "expires_in": runtime().settings.access_token_minutes * 60,
         "role": user.role,
         "user_id": user.id,
@@ -78,7 +85,7 @@ def refresh() -> dict[str, Any]:
     auth_service.check_session(db(), session_id=session_id, user_id=user.id)
     return {
         "access_token": _access_token(user.id, user.role, user.clinic_id, session_id),
-        "token_type": "Bearer",
+        "token_type": TOKEN_TYPE,
         "expires_in": runtime().settings.access_token_minutes * 60,
     }
 

@@ -9,10 +9,17 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.checkins.render import shown
 from api.checkins.schemas import RaisedEscalationOut
 from api.extensions import db, runtime
-from api.fields import AwareDateTime, Id, StrictInteger
+from api.fields import (
+    AwareDateTime,
+    CrisisResources,
+    FlagKinds,
+    Id,
+    ShownDateTime,
+    StrictInteger,
+    show_times_in,
+)
 from api.idempotency import idempotent
 from api.security import require, the_user
 from services import item9
@@ -26,6 +33,8 @@ blp = Blueprint(
 
 
 class Item9In(Schema):
+    """PHQ-9 item 9 answered alone, for a phq9_item9 task."""
+
     task_id = Id(
         required=True,
         metadata={"description": "The open phq9_item9 task (GET /api/v1/me/tasks)."},
@@ -39,14 +48,16 @@ class Item9In(Schema):
 
 
 class Item9Out(Schema):
-    id = fields.Integer(required=True)
-    task_id = fields.Integer(required=True)
-    checkin_id = fields.Integer(required=True)
-    item9 = fields.Integer(required=True)
-    flags = fields.List(fields.String(), required=True)
+    """A judged item 9 answer , its time in the patient's zone."""
+
+    id = fields.Integer(required=True, attribute="record.id")
+    task_id = fields.Integer(required=True, attribute="record.task_id")
+    checkin_id = fields.Integer(required=True, attribute="record.checkin_id")
+    item9 = fields.Integer(required=True, attribute="record.item9")
+    flags = FlagKinds(required=True)
     escalation = fields.Nested(RaisedEscalationOut, required=True, allow_none=True)
-    crisis_resources = fields.Dict(required=True, allow_none=True)
-    answered_at = AwareDateTime(required=True)
+    crisis_resources = fields.Nested(CrisisResources, required=True, allow_none=True)
+    answered_at = ShownDateTime(required=True, attribute="record.answered_at")
 
 
 @blp.route("/phq9-item9")
@@ -57,21 +68,10 @@ class Item9Answers(MethodView):
     @blp.response(201, Item9Out)
     @blp.alt_response(404, description="The task is not yours.")
     @blp.alt_response(409, description="This question was already answered.")
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self, data: dict[str, Any]) -> item9.Item9Result:
         """Answer item 9 alone for a phq9_item9 task: judged as the skipped item 9 would have
         been (>= 1 high, >= 2 urgent; crisis resources from 1). The check-in that skipped it
         keeps its answers and total."""
         result = item9.submit_item9(db(), patient=the_user(), now=runtime().clock.now(), **data)
-        record, ref = result.record, result.escalation
-        return {
-            "id": record.id,
-            "task_id": record.task_id,
-            "checkin_id": record.checkin_id,
-            "item9": record.item9,
-            "flags": [f.kind for f in result.flags],
-            "escalation": (
-                None if ref is None else {"id": ref.id, "kind": ref.kind, "priority": ref.priority}
-            ),
-            "crisis_resources": result.crisis_resources,
-            "answered_at": shown(record.answered_at, ZoneInfo(result.timezone)),
-        }
+        show_times_in(ZoneInfo(result.timezone))
+        return result

@@ -10,9 +10,9 @@ from flask import current_app, g, json, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.checkins import render
 from api.checkins.schemas import Phq9In, Phq9Out, SymptomReportIn, SymptomReportOut
 from api.extensions import db, runtime
+from api.fields import show_times_in
 from api.idempotency import idempotent
 from api.security import require, the_user
 from clinical import crisis
@@ -99,10 +99,11 @@ class Phq9Checkins(MethodView):
     @blp.arguments(Phq9In)
     @blp.response(201, Phq9Out)
     @blp.alt_response(404, description="The task or session is not yours.")
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self, data: dict[str, Any]) -> selfreport.Phq9Result:
         """Submit a PHQ-9: scored, stored, escalated; crisis resources when item 9 >= 1."""
         result = selfreport.submit_phq9(db(), patient=the_user(), now=runtime().clock.now(), **data)
-        return render.phq9_result_out(result, ZoneInfo(result.timezone))
+        show_times_in(ZoneInfo(result.timezone))
+        return result
 
 
 @blp.route("/symptom-reports")
@@ -112,9 +113,10 @@ class SymptomReports(MethodView):
     @blp.arguments(SymptomReportIn)
     @blp.response(201, SymptomReportOut)
     @blp.alt_response(404, description="The task or session is not yours.")
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self, data: dict[str, Any]) -> selfreport.SymptomReportResult:
         """Submit a post-session report; crisis resources when suicidal thoughts >= 1."""
         result = selfreport.submit_symptom_report(
             db(), patient=the_user(), now=runtime().clock.now(), **data
         )
-        return render.symptom_report_result_out(result, ZoneInfo(result.timezone))
+        show_times_in(ZoneInfo(result.timezone))
+        return result

@@ -8,13 +8,17 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.fields import ID_MAX, Id, Phone, StrictInteger, TimeZone
+from api.fields import ID_MAX, Id, NestedFrom, Phone, StrictInteger, TimeZone
 from clinical.rules import EscalationRules
+from services.clinics import effective_policy
+from services.escalations import clinic_rules
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 class AckTimeouts(Schema):
+    """Seconds an urgent or high escalation waits for an acknowledgement before the next tier."""
+
     # Safety floors (rules-2): a clinic may page the next tier sooner, never later than
     # 15 minutes for urgent and 60 for high.
     urgent = StrictInteger(
@@ -28,11 +32,15 @@ class AckTimeouts(Schema):
 
 
 class QuietHours(Schema):
+    """Hours (clinic time) when routine texts wait; urgent pages still go."""
+
     start = fields.String(validate=validate.Regexp(HHMM, error="Must be HH:MM (24-hour)."))
     end = fields.String(validate=validate.Regexp(HHMM, error="Must be HH:MM (24-hour)."))
 
 
 class EscalationPolicy(Schema):
+    """How a clinic's escalations are paged: time-outs, repeats, quiet hours, fallbacks."""
+
     ack_timeout_seconds = fields.Nested(AckTimeouts)
     repeat = StrictInteger(
         validate=validate.Range(1, 10, error="Must be from 1 to 10 (floor: at least 1)."),
@@ -81,6 +89,9 @@ def _rules_schema() -> type[Schema]:
 
 
 EscalationRulesIn = _rules_schema()
+EscalationRulesIn.__doc__ = (
+    "A clinic's escalation rule thresholds, each with its default and floor."
+)
 RULES_DOC = {
     "description": "Per-clinic rule thresholds (rules-2); each defaults as shown. Settings "
     "past a safety floor (e.g. item9_urgent above 2, systolic_limit above 180) are refused "
@@ -89,6 +100,8 @@ RULES_DOC = {
 
 
 class ClinicIn(Schema):
+    """Create a clinic."""
+
     name = fields.String(required=True, validate=validate.Length(1, 200))
     timezone = TimeZone(required=True)
     escalation_policy = fields.Nested(EscalationPolicy)
@@ -96,6 +109,8 @@ class ClinicIn(Schema):
 
 
 class ClinicPatch(Schema):
+    """Change a clinic: only the fields given change."""
+
     name = fields.String(validate=validate.Length(1, 200))
     timezone = TimeZone()
     escalation_policy = fields.Nested(EscalationPolicy)
@@ -103,12 +118,22 @@ class ClinicPatch(Schema):
 
 
 class ClinicOut(Schema):
+    """A clinic, with its effective escalation policy and rule thresholds."""
+
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     timezone = fields.String(required=True)
-    escalation_policy = fields.Dict(required=True)
-    escalation_rules = fields.Nested(
+    escalation_policy = fields.Function(
+        lambda clinic: effective_policy(clinic.escalation_policy),
+        required=True,
+        metadata={
+            "type": "object",
+            "description": "The clinic's escalation policy with the defaults filled in.",
+        },
+    )
+    escalation_rules = NestedFrom(
         EscalationRulesIn,
+        source=lambda clinic: clinic_rules(clinic).as_dict(),
         required=True,
         metadata={"description": "The clinic's effective rule thresholds (defaults filled in)."},
     )
@@ -116,6 +141,8 @@ class ClinicOut(Schema):
 
 
 class ClinicianIn(Schema):
+    """Create a clinician in a clinic."""
+
     clinic_id = Id(required=True)
     name = fields.String(required=True, validate=validate.Length(1, 200))
     email = fields.Email(required=True, validate=validate.Length(3, 254))
@@ -133,6 +160,8 @@ class ClinicianIn(Schema):
 
 
 class ClinicianOut(Schema):
+    """A clinician of a clinic."""
+
     id = fields.Integer(required=True)
     clinic_id = fields.Integer(required=True)
     name = fields.String(required=True)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
-from api.fields import ID_MAX, Id, PageQuery
+from api.fields import ID_MAX, HoldingSchema, Id, PageQuery, enum
 from clinical.rules import KINDS, PRIORITIES
-from store.escalations import STATUSES
+from notifications.pager import CHANNEL as PAGER
+from services.oncall import CHANNELS
+from store.escalations import STATUSES, Escalation
 
 
 class EscalationQuery(PageQuery):
@@ -17,6 +21,8 @@ class EscalationQuery(PageQuery):
 
 
 class ResolveIn(Schema):
+    """Resolve an escalation: what was done."""
+
     note = fields.String(
         required=True,
         validate=validate.Length(1, 2000),
@@ -25,15 +31,22 @@ class ResolveIn(Schema):
 
 
 class ReassignIn(Schema):
+    """Hand an escalation to another clinician of your clinic."""
+
     clinician_id = Id(required=True)
 
 
-class EscalationOut(Schema):
+class EscalationOut(HoldingSchema):
+    """An escalation raised for a patient, and where its paging stands."""
+
+    HELD = "escalation"
+    HELD_TYPE = Escalation
+
     id = fields.Integer(required=True)
     patient_id = fields.Integer(required=True)
-    kind = fields.String(required=True)
-    priority = fields.String(required=True)
-    status = fields.String(required=True)
+    kind = fields.String(required=True, metadata=enum(KINDS))
+    priority = fields.String(required=True, metadata=enum(PRIORITIES))
+    status = fields.String(required=True, metadata=enum(STATUSES))
     tier = fields.Integer(
         required=True,
         metadata={
@@ -43,7 +56,11 @@ class EscalationOut(Schema):
     )
     cycle = fields.Integer(required=True)
     paging_exhausted = fields.Boolean(required=True)
-    unacknowledged = fields.Boolean(required=True)
+    unacknowledged = fields.Method(
+        "_unacknowledged",
+        required=True,
+        metadata={"type": "boolean", "description": "Still open: nobody acknowledged it yet."},
+    )
     next_page_at = fields.AwareDateTime(format="iso", allow_none=True)
     assigned_to = fields.Integer(allow_none=True)
     created_at = fields.AwareDateTime(format="iso", required=True)
@@ -62,18 +79,27 @@ class EscalationOut(Schema):
         },
     )
 
+    def _unacknowledged(self, obj: Any) -> bool:
+        return bool(self.held(obj).status == "open")
+
 
 class OnCallNow(Schema):
+    """Who is on call for one tier, and until when."""
+
     clinician_id = fields.Integer(required=True)
     until = fields.AwareDateTime(format="iso", required=True)
 
 
 class InboxOnCall(Schema):
+    """Who the clinic's schedule has on call now, per tier."""
+
     at = fields.AwareDateTime(format="iso", required=True)
     tiers = fields.Dict(keys=fields.String(), values=fields.Nested(OnCallNow), required=True)
 
 
 class EscalationPage(Schema):
+    """A page of your clinic's escalations, and who is on call now."""
+
     items = fields.List(fields.Nested(EscalationOut), required=True)
     next_cursor = fields.String(allow_none=True, required=True)
     on_call = fields.Nested(
@@ -82,21 +108,25 @@ class EscalationPage(Schema):
 
 
 class EvidenceOut(Schema):
+    """What triggered an escalation: the rule and the answers it fired on."""
+
     id = fields.Integer(required=True)
     source_type = fields.String(required=True)
     source_id = fields.Integer(allow_none=True)
     rule = fields.String(required=True)
     rule_version = fields.String(required=True)
-    priority = fields.String(required=True)
+    priority = fields.String(required=True, metadata=enum(PRIORITIES))
     detail = fields.Dict(required=True, metadata={"description": "The triggering answers."})
     at = fields.AwareDateTime(format="iso", required=True)
 
 
 class NotificationOut(Schema):
+    """A message sent about the escalation (an outbox row), with its delivery status."""
+
     id = fields.Integer(required=True)
     purpose = fields.String(required=True)
     recipient_id = fields.Integer(allow_none=True)
-    tier = fields.Integer(allow_none=True)
+    tier = fields.Integer(allow_none=True, attribute="escalation_tier")
     status = fields.String(required=True)
     delivery_status = fields.String(allow_none=True)
     twilio_sid = fields.String(allow_none=True)
@@ -104,10 +134,12 @@ class NotificationOut(Schema):
     error_code = fields.Integer(allow_none=True)
     created_at = fields.AwareDateTime(format="iso", required=True)
     sent_at = fields.AwareDateTime(format="iso", allow_none=True)
-    channel = fields.String(metadata={"description": "sms, voice or pager."})
+    channel = fields.String(metadata=enum((*CHANNELS, PAGER), "sms, voice or pager."))
 
 
 class TimelineOut(Schema):
+    """One event in an escalation's history (raised, paged, acknowledged, ...)."""
+
     id = fields.Integer(required=True)
     at = fields.AwareDateTime(format="iso", required=True)
     event = fields.String(required=True)
@@ -116,6 +148,8 @@ class TimelineOut(Schema):
 
 
 class EscalationDetailOut(EscalationOut):
+    """An escalation with its evidence, every notification sent and its timeline."""
+
     evidence = fields.List(fields.Nested(EvidenceOut), required=True)
     notifications = fields.List(fields.Nested(NotificationOut), required=True)
     timeline = fields.List(fields.Nested(TimelineOut), required=True)

@@ -17,10 +17,14 @@ blp = Blueprint("health", __name__, description="Liveness and readiness probes."
 
 
 class HealthOut(Schema):
+    """The process is up."""
+
     status = fields.String(required=True)
 
 
 class ReadyOut(Schema):
+    """Readiness: each check's state (database, scheduler, outbox)."""
+
     status = fields.String(required=True, metadata={"example": "ready"})
     checks = fields.Dict(
         keys=fields.String(),

@@ -7,12 +7,12 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.checkins import render
-from api.checkins.schemas import CheckinPage, SymptomReportPage
+from api.checkins.schemas import RatedCheckinPage, RatedSymptomReportPage
 from api.extensions import db, runtime
 from api.fields import PageQuery
 from api.security import require, the_user
 from services import selfreport
+from store.reports import Phq9Checkin, SymptomReportRecord
 
 blp = Blueprint(
     "patient_history",
@@ -26,10 +26,10 @@ blp = Blueprint(
 class PatientCheckins(MethodView):
     @require("clinician")
     @blp.arguments(PageQuery, location="query")
-    @blp.response(200, CheckinPage)
-    def get(self, query: dict[str, Any], patient_id: int) -> dict[str, Any]:
+    @blp.response(200, RatedCheckinPage)
+    def get(self, query: dict[str, Any], patient_id: int) -> selfreport.History[Phq9Checkin]:
         """The patient's PHQ-9 check-ins, newest first, with the rules that fired."""
-        page = selfreport.checkin_history(
+        return selfreport.checkin_history(
             db(),
             viewer=the_user(),
             patient_id=patient_id,
@@ -37,20 +37,18 @@ class PatientCheckins(MethodView):
             cursor=query["cursor"],
             now=runtime().clock.now(),
         )
-        return {
-            "items": [render.checkin_out(r, None, clinician=True) for r in page.items],
-            "next_cursor": page.next_cursor,
-        }
 
 
 @blp.route("/<int:patient_id>/symptom-reports")
 class PatientSymptomReports(MethodView):
     @require("clinician")
     @blp.arguments(PageQuery, location="query")
-    @blp.response(200, SymptomReportPage)
-    def get(self, query: dict[str, Any], patient_id: int) -> dict[str, Any]:
+    @blp.response(200, RatedSymptomReportPage)
+    def get(
+        self, query: dict[str, Any], patient_id: int
+    ) -> selfreport.History[SymptomReportRecord]:
         """The patient's post-session reports, newest first, with the rules that fired."""
-        page = selfreport.symptom_report_history(
+        return selfreport.symptom_report_history(
             db(),
             viewer=the_user(),
             patient_id=patient_id,
@@ -58,7 +56,3 @@ class PatientSymptomReports(MethodView):
             cursor=query["cursor"],
             now=runtime().clock.now(),
         )
-        return {
-            "items": [render.symptom_report_out(r, None, clinician=True) for r in page.items],
-            "next_cursor": page.next_cursor,
-        }

@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import fields
 
-from api.checkins.schemas import LatestScores, NextSessionOut, OutcomeSummaryOut
-from api.fields import AwareDateTime
+from api.checkins.schemas import StandingOut
+from api.fields import ShownDateTime, enum
 from api.patients.schemas import CareTeamMember
+from services.patients import PHASES
 
 
-class MeOut(Schema):
-    id = fields.Integer(required=True)
-    name = fields.String(required=True)
-    phone = fields.String(required=True)
-    timezone = fields.String(required=True)
-    clinic_id = fields.Integer(required=True)
-    phase = fields.String(required=True)
-    maintenance_interval_days = fields.Integer(required=True)
-    acute_target_sessions = fields.Integer(required=True)
-    enrolled_at = AwareDateTime(required=True)
-    care_team = fields.List(fields.Nested(CareTeamMember), required=True)
-    sessions_given = fields.Integer(required=True)
-    last_session_at = AwareDateTime(required=True, allow_none=True)
-    next_session = fields.Nested(
-        NextSessionOut,
-        required=True,
-        allow_none=True,
-        metadata={"description": "When the next maintenance session falls due, when known."},
+class MeOut(StandingOut):
+    """The signed-in patient , times in their own zone."""
+
+    id = fields.Integer(required=True, attribute="profile.user_id")
+    name = fields.String(required=True, attribute="profile.user.name")
+    phone = fields.String(required=True, attribute="profile.user.phone")
+    timezone = fields.String(required=True, attribute="profile.timezone")
+    clinic_id = fields.Integer(required=True, attribute="profile.clinic_id")
+    phase = fields.String(required=True, attribute="profile.phase", metadata=enum(PHASES))
+    maintenance_interval_days = fields.Integer(
+        required=True, attribute="profile.maintenance_interval_days"
     )
-    latest_scores = fields.Nested(LatestScores, required=True)
-    outcome = fields.Nested(OutcomeSummaryOut, required=True)
+    acute_target_sessions = fields.Integer(required=True, attribute="profile.acute_target_sessions")
+    enrolled_at = ShownDateTime(required=True, attribute="profile.enrolled_at")
+    care_team = fields.List(
+        fields.Nested(CareTeamMember), required=True, attribute="profile.care_team"
+    )

@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.checkins import render
 from api.checkins.schemas import CheckinPage, SymptomReportPage
 from api.extensions import db, runtime
-from api.fields import PageQuery
+from api.fields import PageQuery, show_times_in
 from api.me.schemas import MeOut
 from api.security import require, the_user
 from services import selfreport
+from store.reports import Phq9Checkin, SymptomReportRecord
 
 blp = Blueprint(
     "me", __name__, url_prefix="/api/v1/me", description="The signed-in patient's own record."
@@ -25,24 +25,11 @@ blp = Blueprint(
 class Me(MethodView):
     @require("patient")
     @blp.response(200, MeOut)
-    def get(self) -> dict[str, Any]:
+    def get(self) -> selfreport.Standing:
         """Your profile, phase, next session, latest scores and outcome summary."""
         standing = selfreport.my_standing(db(), patient=the_user(), now=runtime().clock.now())
-        profile = standing.profile
-        tz = ZoneInfo(profile.timezone)
-        return {
-            "id": profile.user_id,
-            "name": profile.user.name,
-            "phone": profile.user.phone,
-            "timezone": profile.timezone,
-            "clinic_id": profile.clinic_id,
-            "phase": profile.phase,
-            "maintenance_interval_days": profile.maintenance_interval_days,
-            "acute_target_sessions": profile.acute_target_sessions,
-            "enrolled_at": render.shown(profile.enrolled_at, tz),
-            "care_team": [{"id": c.id, "name": c.name} for c in profile.care_team],
-            **render.standing_out(standing, tz),
-        }
+        show_times_in(ZoneInfo(standing.profile.timezone))
+        return standing
 
 
 @blp.route("/checkins")
@@ -50,7 +37,7 @@ class MyCheckins(MethodView):
     @require("patient")
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, CheckinPage)
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+    def get(self, query: dict[str, Any]) -> selfreport.History[Phq9Checkin]:
         """Your PHQ-9 check-ins, newest first."""
         user = the_user()
         page = selfreport.checkin_history(
@@ -61,11 +48,8 @@ class MyCheckins(MethodView):
             cursor=query["cursor"],
             now=runtime().clock.now(),
         )
-        tz = ZoneInfo(page.timezone)
-        return {
-            "items": [render.checkin_out(r, tz, clinician=False) for r in page.items],
-            "next_cursor": page.next_cursor,
-        }
+        show_times_in(ZoneInfo(page.timezone))
+        return page
 
 
 @blp.route("/symptom-reports")
@@ -73,7 +57,7 @@ class MySymptomReports(MethodView):
     @require("patient")
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, SymptomReportPage)
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+    def get(self, query: dict[str, Any]) -> selfreport.History[SymptomReportRecord]:
         """Your post-session reports, newest first."""
         user = the_user()
         page = selfreport.symptom_report_history(
@@ -84,8 +68,5 @@ class MySymptomReports(MethodView):
             cursor=query["cursor"],
             now=runtime().clock.now(),
         )
-        tz = ZoneInfo(page.timezone)
-        return {
-            "items": [render.symptom_report_out(r, tz, clinician=False) for r in page.items],
-            "next_cursor": page.next_cursor,
-        }
+        show_times_in(ZoneInfo(page.timezone))
+        return page

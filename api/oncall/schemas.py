@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api.clinics.schemas import HHMM, ClinicianOut
 from api.fields import AwareDateTime, Id, Phone, StrictInteger
+from services.oncall import CHANNELS, notify_rules
 
 TIERS = (1, 2, 3)
 EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2100, 12, 31)
@@ -23,6 +24,8 @@ def _in_range(value: datetime) -> None:
 
 
 class RotationIn(Schema):
+    """One tier's rotation: clinicians in turn, the hand-off time and the turn length."""
+
     rotation = fields.List(
         Id(),
         required=True,
@@ -43,6 +46,8 @@ class RotationIn(Schema):
 
 
 class OverrideIn(Schema):
+    """Put a clinician on call for a tier from start to end, over the rotation."""
+
     tier = StrictInteger(required=True, validate=validate.OneOf(TIERS))
     clinician_id = Id(required=True)
     start = AwareDateTime(required=True, validate=_in_range)
@@ -55,6 +60,8 @@ class OverrideIn(Schema):
 
 
 class OnCallIn(Schema):
+    """A clinic's on-call schedule: a rotation per tier, and overrides."""
+
     tiers = fields.Dict(
         keys=fields.String(validate=validate.OneOf([str(t) for t in TIERS])),
         values=fields.Nested(RotationIn),
@@ -75,11 +82,15 @@ class OnCallQuery(Schema):
 
 
 class OnCallNowOut(Schema):
+    """Who is on call for one tier, and until when."""
+
     clinician_id = fields.Integer(required=True)
     until = fields.AwareDateTime(format="iso", required=True)
 
 
 class OnCallOut(Schema):
+    """Who is on call per tier at an instant, and the schedule."""
+
     at = fields.AwareDateTime(format="iso", required=True)
     tiers = fields.Dict(
         keys=fields.String(),
@@ -91,7 +102,9 @@ class OnCallOut(Schema):
 
 
 class NotifyRule(Schema):
-    channel = fields.String(required=True, validate=validate.OneOf(("sms", "voice")))
+    """One way to page a clinician, and how long after the first page it starts."""
+
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     after_minutes = StrictInteger(
         validate=validate.Range(0, 120),
         metadata={"description": "Minutes unacknowledged before this channel (voice: 5)."},
@@ -104,6 +117,8 @@ class NotifyRule(Schema):
 
 
 class ClinicianPatch(Schema):
+    """Change a clinician: only the fields given change."""
+
     name = fields.String(validate=validate.Length(1, 200))
     phone = Phone()
     on_call_tier = StrictInteger(allow_none=True, validate=validate.OneOf(TIERS))
@@ -120,4 +135,10 @@ class ClinicianPatch(Schema):
 
 
 class ClinicianWithNotifyOut(ClinicianOut):
-    notify = fields.List(fields.Dict(), allow_none=True)
+    """A clinician with their notification rules."""
+
+    notify = fields.Function(
+        notify_rules,
+        allow_none=True,
+        metadata={"type": "array", "items": {"type": "object"}, "nullable": True},
+    )

@@ -7,7 +7,6 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.clinics.views import clinician_out
 from api.extensions import db, runtime
 from api.oncall.schemas import (
     ClinicianPatch,
@@ -29,28 +28,22 @@ blp = Blueprint(
 )
 
 
-def _out(view: OnCallView) -> dict[str, Any]:
-    return {"at": view.at, "tiers": view.tiers, "schedule": view.schedule}
-
-
 @blp.route("/clinics/<int:clinic_id>/on-call")
 class OnCall(MethodView):
     @require("admin", "clinician")
     @blp.arguments(OnCallQuery, location="query")
     @blp.response(200, OnCallOut)
-    def get(self, query: dict[str, Any], clinic_id: int) -> dict[str, Any]:
+    def get(self, query: dict[str, Any], clinic_id: int) -> OnCallView:
         """Who is on call per tier at `at` (default now), and the schedule."""
         now = runtime().clock.now()
-        return _out(
-            oncall.get_on_call(
-                db(), viewer=the_user(), clinic_id=clinic_id, at=query["at"] or now, now=now
-            )
+        return oncall.get_on_call(
+            db(), viewer=the_user(), clinic_id=clinic_id, at=query["at"] or now, now=now
         )
 
     @require("admin", "clinician")
     @blp.arguments(OnCallIn)
     @blp.response(200, OnCallOut)
-    def put(self, data: dict[str, Any], clinic_id: int) -> dict[str, Any]:
+    def put(self, data: dict[str, Any], clinic_id: int) -> OnCallView:
         """Replace the clinic's rotations and overrides; paging follows them at once."""
         now = runtime().clock.now()
         session = db()
@@ -62,13 +55,7 @@ class OnCall(MethodView):
             overrides=data["overrides"],
             now=now,
         )
-        return _out(
-            oncall.get_on_call(session, viewer=the_user(), clinic_id=clinic_id, at=now, now=now)
-        )
-
-
-def clinician_with_notify(user: User) -> dict[str, Any]:
-    return {**clinician_out(user), "notify": oncall.notify_rules(user)}
+        return oncall.get_on_call(session, viewer=the_user(), clinic_id=clinic_id, at=now, now=now)
 
 
 @blp.route("/clinicians/<int:clinician_id>")
@@ -77,13 +64,12 @@ class ClinicianById(MethodView):
     @blp.arguments(ClinicianPatch)
     @blp.response(200, ClinicianWithNotifyOut)
     @blp.alt_response(409, description="The phone number belongs to another user.")
-    def patch(self, data: dict[str, Any], clinician_id: int) -> dict[str, Any]:
+    def patch(self, data: dict[str, Any], clinician_id: int) -> User:
         """Change name, phone, on_call_tier or notify (admin, or the clinician themself)."""
-        user = oncall.update_clinician(
+        return oncall.update_clinician(
             db(),
             viewer=the_user(),
             clinician_id=clinician_id,
             changes=data,
             now=runtime().clock.now(),
         )
-        return clinician_with_notify(user)

@@ -19,6 +19,8 @@ blp = Blueprint(
 
 
 class RateOut(Schema):
+    """A rate in percent with its Wilson 95 % interval and the number of patients."""
+
     rate = fields.Float(allow_none=True, metadata={"description": "Percent."})
     ci95 = fields.List(
         fields.Float(), allow_none=True, metadata={"description": "Wilson 95 % interval."}
@@ -28,6 +30,8 @@ class RateOut(Schema):
 
 
 class PublishedOut(Schema):
+    """The published figures the clinic's outcomes are shown beside."""
+
     mean_percent_reduction = fields.Float()
     response_rate = fields.Float()
     remission_rate = fields.Float()
@@ -35,6 +39,8 @@ class PublishedOut(Schema):
 
 
 class OutcomesOut(Schema):
+    """The clinic's cohort outcomes: response, remission and sustained remission."""
+
     clinic_id = fields.Integer()
     at = fields.DateTime()
     patients = fields.Integer()

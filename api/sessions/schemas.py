@@ -6,13 +6,19 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.fields import AwareDateTime, StrictInteger, StrictNumber
+from api.fields import AwareDateTime, FlagKinds, HoldingSchema, StrictInteger, StrictNumber, enum
+from clinical.rules import KINDS, PRIORITIES
+from services.sessions import COMPLETED, IN_PROGRESS
+from store.schedule import TreatmentSession, VitalsReading
 
+SESSION_STATUSES = (COMPLETED, IN_PROGRESS)
 MINUTES = validate.Range(1, 240, error="Must be a whole number of minutes from 1 to 240.")
 PRESSURE = validate.Range(40, 300, error="Must be a pressure in mmHg from 40 to 300.")
 
 
 class VitalsIn(Schema):
+    """One vital-signs reading."""
+
     at = AwareDateTime(required=True)
     systolic = StrictInteger(required=True, validate=PRESSURE)
     diastolic = StrictInteger(required=True, validate=PRESSURE)
@@ -36,9 +42,11 @@ class VitalsIn(Schema):
 
 
 class SessionIn(Schema):
+    """Record a treatment session: back-filled with its vitals, or opened live."""
+
     status = fields.String(
         load_default="completed",
-        validate=validate.OneOf(["completed", "in_progress"]),
+        validate=validate.OneOf(SESSION_STATUSES),
         metadata={
             "description": "completed (default): a back-filled session with all its vitals. "
             "in_progress: a live session, opened with no reading or the pre-dose reading; add "
@@ -64,6 +72,8 @@ class SessionIn(Schema):
 
 
 class VitalsOut(Schema):
+    """One vital-signs reading."""
+
     at = AwareDateTime(required=True)
     systolic = fields.Integer(required=True)
     diastolic = fields.Integer(required=True)
@@ -72,12 +82,22 @@ class VitalsOut(Schema):
 
 
 class EscalationRefOut(Schema):
+    """The escalation a session's readings raised or joined."""
+
     id = fields.Integer(required=True)
-    kind = fields.String(required=True)
-    priority = fields.String(required=True)
+    kind = fields.String(required=True, metadata=enum(KINDS))
+    priority = fields.String(required=True, metadata=enum(PRIORITIES))
 
 
-class SessionOut(Schema):
+def _deviation_kinds(record: TreatmentSession) -> list[str]:
+    return [str(d["kind"]) for d in record.deviations or []]
+
+
+class SessionOut(HoldingSchema):
+    """A treatment session with its readings and protocol deviations."""
+
+    HELD_TYPE = TreatmentSession
+
     id = fields.Integer(required=True)
     patient_id = fields.Integer(required=True)
     started_at = AwareDateTime(required=True)
@@ -88,27 +108,48 @@ class SessionOut(Schema):
     notes = fields.String(required=True, allow_none=True)
     recorded_by = fields.Integer(required=True)
     recorded_at = AwareDateTime(required=True)
-    status = fields.String(required=True, metadata={"description": "in_progress | completed"})
+    status = fields.String(
+        required=True, metadata=enum(SESSION_STATUSES, "in_progress | completed")
+    )
     ended_at = AwareDateTime(required=True, allow_none=True)
-    deviations = fields.List(
-        fields.String(),
+    deviations = fields.Method(
+        "_deviations",
         required=True,
         metadata={
+            "type": "array",
+            "items": {"type": "string"},
             "description": "Protocol deviations recorded (never blocked): vitals_gap (readings "
             "more than 15 min apart during the infusion), dose_off_protocol (not 0.5 mg/kg "
             "+- 10 %), infusion_duration (under 20 or over 60 min). Judged when the session ends "
-            "(at once when back-filled)."
+            "(at once when back-filled).",
         },
     )
-    deviation_details = fields.List(fields.Dict(), required=True)
-    warnings = fields.List(
-        fields.Dict(),
-        required=True,
-        metadata={"description": "e.g. pre_dose_blood_pressure: at or above 140/90 before dosing."},
+    deviation_details = fields.Method(
+        "_deviation_details", required=True, metadata={"type": "array", "items": {"type": "object"}}
     )
+    warnings = fields.Method(
+        "_warnings",
+        required=True,
+        metadata={
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "e.g. pre_dose_blood_pressure: at or above 140/90 before dosing.",
+        },
+    )
+
+    def _deviations(self, obj: Any) -> list[str]:
+        return _deviation_kinds(self.held(obj))
+
+    def _deviation_details(self, obj: Any) -> list[Any]:
+        return list(self.held(obj).deviations or [])
+
+    def _warnings(self, obj: Any) -> list[Any]:
+        return list(self.held(obj).warnings or [])
 
 
 class SessionCreated(SessionOut):
+    """A recorded session, and the escalation its readings raised, if any."""
+
     escalation = fields.Nested(
         EscalationRefOut,
         required=True,
@@ -118,15 +159,20 @@ class SessionCreated(SessionOut):
 
 
 class SessionPage(Schema):
+    """A page of a patient's sessions."""
+
     items = fields.List(fields.Nested(SessionOut), required=True)
     next_cursor = fields.String(allow_none=True, required=True)
 
 
-class ReadingCreated(VitalsOut):
+class ReadingCreated(HoldingSchema, VitalsOut):
+    """A live reading as judged on arrival."""
+
+    HELD_TYPE = VitalsReading
+
     id = fields.Integer(required=True)
     session_id = fields.Integer(required=True)
-    flags = fields.List(
-        fields.String(),
+    flags = FlagKinds(
         required=True,
         metadata={
             "description": "Kinds raised by this reading: hypertension, vital_signs, respiratory."
@@ -136,6 +182,8 @@ class ReadingCreated(VitalsOut):
 
 
 class SessionEndIn(Schema):
+    """Close a live session."""
+
     ended_at = AwareDateTime(load_default=None, allow_none=True)
     ketamine_infusion_minutes = StrictInteger(
         load_default=None,
