@@ -43,6 +43,16 @@ def test_demo_screenshots_for_the_readme(browsing: Browsing) -> None:
     expect(page.locator('tr[data-priority="urgent"][data-status="open"]').first).to_be_visible()
     shots = [screenshot(page, "docs-inbox")]
     page.get_by_role("link", name="Patients", exact=True).click()
+    # Newest first, 50 a page: the demo's two patients come after its 60-patient cohort.
+    sam, more = (
+        page.get_by_role("link", name="Sam Demo"),
+        page.get_by_role("link", name="More patients"),
+    )
+    expect(sam.or_(more).first).to_be_visible()
+    while sam.count() == 0:
+        more.click()
+        page.wait_for_load_state()
+        expect(sam.or_(more).first).to_be_visible()
     page.get_by_role("link", name="Sam Demo").click()
     expect(page.locator("#asrm-chart svg")).to_be_visible()
     shots.append(screenshot(page, "docs-patient"))
