@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -155,7 +157,10 @@ def create_user(
 @cli.command("demo")
 @with_appcontext
 def demo_command() -> None:
-    """Create a demo clinic, clinicians and patients; prints their logins."""
+    """Create a demo clinic, clinicians and patients (once); prints their logins.
+
+    Refused in production: the demo's passwords are fixed and printed in the README.
+    """
     rt = runtime()
     with _refusals():
         for line in demo.seed(rt):
@@ -207,6 +212,20 @@ def sms_inbound_command(from_number: str, body: str) -> None:
         click.echo(f"sent {stats.sent} queued SMS (each is a line of the log)")
 
 
+def _interrupt(*_: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _shut_down(background: Any) -> None:
+    """Stop the background threads, ignoring a second signal meanwhile (exit code 0)."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_IGN)
+    started = time.monotonic()
+    background.stop()
+    # A log line, not an echo: every stderr line of these commands is JSON (api/logs.py).
+    logging.getLogger("tandem.cli").info("stopped cleanly in %.1f s", time.monotonic() - started)
+
+
 @cli.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -227,10 +246,13 @@ def run_command(host: str, port: int) -> None:
         f"Tandem on http://{host}:{port} (SMS: {rt.settings.sms_backend}, "
         f"scheduler: {'on' if background.elector else 'off'}); API docs at /docs"
     )
+    # SIGTERM (systemd, docker stop, kill) ends the server as Ctrl-C does, so the cleanup
+    # below runs: the send in flight finishes, unsent claims and the timer lease are released.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
-        background.stop()
+        _shut_down(background)
 
 
 @cli.command("scheduler")
@@ -252,15 +274,14 @@ def scheduler_command() -> None:
         stop.set()
 
     signal.signal(signal.SIGTERM, _shutdown)
+    signal.signal(signal.SIGINT, _shutdown)
     background.start()
     click.echo("Tandem scheduler running")
     try:
         while not stop.wait(1.0):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
-        background.stop()
+        _shut_down(background)
 
 
 @cli.command("status")

@@ -30,7 +30,8 @@ from notifications.metrics import PAGE_LATENCY, SMS_SENT
 from notifications.sms import SendResult, SmsError, SmsSender
 from store import Database, after_commit
 from store.clock import Clock
-from store.models import OutboxMessage, SmsAttempt
+from store.escalations import Escalation
+from store.models import Clinic, OutboxMessage, SmsAttempt, User
 
 log = logging.getLogger("tandem.outbox")
 
@@ -255,6 +256,46 @@ class Hold:
 PreSendCheck = Callable[[Session, OutboxMessage, datetime], Hold | None]
 
 
+DEMO_SUPPRESSED = "demo clinic: never sent (its numbers are fictional)"
+
+
+def _demo_rows(session: Session, ids: list[int]) -> set[int]:
+    """Which of these rows are for `tandem demo`'s clinic: its recipient's or escalation's."""
+    demo_users = select(User.id).join(Clinic, User.clinic_id == Clinic.id).where(Clinic.demo)
+    demo_escalations = (
+        select(Escalation.id).join(Clinic, Escalation.clinic_id == Clinic.id).where(Clinic.demo)
+    )
+    return set(
+        session.scalars(
+            select(OutboxMessage.id).where(
+                OutboxMessage.id.in_(ids),
+                or_(
+                    OutboxMessage.recipient_id.in_(demo_users),
+                    OutboxMessage.escalation_id.in_(demo_escalations),
+                ),
+            )
+        )
+    )
+
+
+def _suppress(session: Session, row: OutboxMessage, *, now: datetime) -> None:
+    """Record a demo row as cancelled, never sent, with a line in the log saying so.
+
+    The demo must not text anyone, whatever the SMS backend: its activation texts, pages,
+    reminders and calls are kept (the inbox shows them) but never reach a sender.
+    """
+    row.status = CANCELLED
+    row.claimed_until = None
+    row.last_error = DEMO_SUPPRESSED
+    row.updated_at = now
+    session.add(
+        SmsAttempt(
+            message_id=row.id, at=now, event="held", outcome="cancelled", detail=DEMO_SUPPRESSED
+        )
+    )
+    log.info("outbox %s (%s %s) not sent: %s", row.id, row.channel, row.purpose, DEMO_SUPPRESSED)
+
+
 @dataclass
 class Dispatcher:
     """Sends due outbox rows through an :class:`SmsSender` and records every attempt."""
@@ -290,6 +331,8 @@ class Dispatcher:
     _in_flight: dict[tuple[int, int], float] = field(default_factory=dict, init=False)
     _in_flight_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _renewer: threading.Thread | None = field(default=None, init=False)
+    # Set on shutdown: the send in flight finishes, the rest of the batch is released.
+    stopping: threading.Event = field(default_factory=threading.Event, init=False)
 
     def _hold(self, item: Claimed) -> None:
         """Keep ``item``'s lease renewed while it is being sent (see :meth:`_renew_loop`)."""
@@ -359,8 +402,12 @@ class Dispatcher:
             if self.database.dialect == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = session.scalars(query).all()
+            suppressed = _demo_rows(session, [row.id for row in rows]) if rows else set()
             claimed = []
             for row in rows:
+                if row.id in suppressed:
+                    _suppress(session, row, now=now)
+                    continue
                 row.status = SENDING
                 row.attempts += 1
                 row.claimed_until = now + self.lease
@@ -525,7 +572,11 @@ class Dispatcher:
     def run_once(self, *, limit: int | None = None) -> DispatchStats:
         """Claim one batch and send it."""
         stats = DispatchStats()
-        for item in self.claim(limit=limit):
+        claimed = [] if self.stopping.is_set() else self.claim(limit=limit)
+        for position, item in enumerate(claimed):
+            if self.stopping.is_set():
+                self.release(claimed[position:])
+                break
             self._hold(item)
             try:
                 outcome = self.send_one(item)
@@ -541,6 +592,36 @@ class Dispatcher:
             else:
                 stats.failed += 1
         return stats
+
+    def release(self, items: Sequence[Claimed]) -> int:
+        """Give back claims not sent (shutdown): due again at once, the attempt not counted.
+
+        Only while the claim is still ours (same attempt, still sending), so a row another
+        dispatcher re-claimed after our lease ran out is left alone.
+        """
+        if not items:
+            return 0
+        now = self.clock.now()
+        released = 0
+        with self.database.unit_of_work() as session:
+            for item in items:
+                result = session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id == item.id,
+                        OutboxMessage.attempts == item.attempt,
+                        OutboxMessage.status == SENDING,
+                    )
+                    .values(
+                        status=PENDING,
+                        attempts=OutboxMessage.attempts - 1,
+                        claimed_until=None,
+                        updated_at=now,
+                    )
+                )
+                released += int(getattr(result, "rowcount", 0) or 0)
+        log.info("outbox: released %s claimed message(s) unsent on shutdown", released)
+        return released
 
     def _observe(self, item: Claimed, outcome: str) -> None:
         SMS_SENT.labels(result=outcome).inc()
@@ -561,6 +642,8 @@ class Dispatcher:
         """Send until nothing is due (bounded); ``limit`` caps each claimed batch."""
         total = DispatchStats()
         for _ in range(max_batches):
+            if self.stopping.is_set():
+                break
             stats = self.run_once(limit=limit)
             total.sent += stats.sent
             total.retried += stats.retried
@@ -624,7 +707,9 @@ class DispatcherWorker:
             self._listener.start()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Finish the send in flight, release the rest of the batch, then return."""
         self._stop.set()
+        self.dispatcher.stopping.set()
         self._wake.set()
         unregister_waker(self._wake)
         for thread in (self._thread, self._listener):
@@ -632,6 +717,8 @@ class DispatcherWorker:
                 thread.join(timeout)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+        # This worker is done; the dispatcher itself may still be used (a command, a test).
+        self.dispatcher.stopping.clear()
 
     def wake(self) -> None:
         self._wake.set()

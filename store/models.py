@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from store.types import JsonType, UTCDateTime
@@ -39,6 +40,9 @@ class Clinic(Base):
     escalation_policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
     escalation_rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+    # `tandem demo`'s clinic: its people have fictional numbers, so nothing queued for it is
+    # ever handed to a sender (the dispatcher records each such row as cancelled instead).
+    demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
 
 class User(Base):

@@ -13,10 +13,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import select
 
 from services import demo
-from store.models import User
 from tests.web.conftest import Browsing, screenshot
 
 pytestmark = pytest.mark.browser
@@ -45,11 +43,17 @@ def test_demo_screenshots_for_the_readme(browsing: Browsing) -> None:
     expect(page.locator('tr[data-priority="urgent"][data-status="open"]').first).to_be_visible()
     shots = [screenshot(page, "docs-inbox")]
     page.get_by_role("link", name="Patients", exact=True).click()
-    expect(page.locator("#patients")).to_be_visible()
-    # The cohort makes the list longer than a page: open the demo's bipolar patient directly.
-    with rt.database.session() as session:
-        sam = session.scalars(select(User.id).where(User.name == "Sam Demo")).one()
-    page.goto(f"/inbox/patients/{sam}")
+    # Newest first, 50 a page: the demo's two patients come after its 60-patient cohort.
+    sam, more = (
+        page.get_by_role("link", name="Sam Demo"),
+        page.get_by_role("link", name="More patients"),
+    )
+    expect(sam.or_(more).first).to_be_visible()
+    while sam.count() == 0:
+        more.click()
+        page.wait_for_load_state()
+        expect(sam.or_(more).first).to_be_visible()
+    page.get_by_role("link", name="Sam Demo").click()
     expect(page.locator("#asrm-chart svg")).to_be_visible()
     shots.append(screenshot(page, "docs-patient"))
     page.get_by_role("link", name="Outcomes", exact=True).click()
