@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import traceback
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -62,9 +63,49 @@ class TandemJsonFormatter(JsonFormatter):
 
 _HANDLER_NAME = "tandem-json"
 
+# A database error's text can carry the row's values: PostgreSQL's DETAIL line ("Key
+# (phone)=(+1...) already exists", "Failing row contains (...)") and its input-syntax errors
+# quote what was sent. Tracebacks keep their frames; those values never reach a log line.
+_DB_VALUE_PATTERNS = (
+    (re.compile(r"^(\s*)DETAIL:.*$", re.M), r"\1DETAIL: (values redacted)"),
+    (re.compile(r'(invalid input (?:syntax|value) for [^:]*): ".*?"'), r"\1: (redacted)"),
+    (re.compile(r"(\[parameters: ).*?(\])", re.S), r"\1(redacted)\2"),
+)
+
+
+def redact_database_values(text: str) -> str:
+    """``text`` without the row values a database error message may quote."""
+    for pattern, replacement in _DB_VALUE_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _redacting_factory(previous: Any) -> Any:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record: logging.LogRecord = previous(*args, **kwargs)
+        if record.exc_info and record.exc_info[0] is not None:
+            text = "".join(traceback.format_exception(*record.exc_info))
+            redacted = redact_database_values(text).rstrip("\n")
+            if redacted != text.rstrip("\n"):
+                # The formatter prints exc_text as it is; the raw exception is dropped.
+                record.exc_text = redacted
+                record.exc_info = None
+        return record
+
+    factory.tandem_redacting = True  # type: ignore[attr-defined]
+    return factory
+
+
+def install_log_redaction() -> None:
+    """Make every log record redact database values in its traceback (idempotent)."""
+    current = logging.getLogRecordFactory()
+    if not getattr(current, "tandem_redacting", False):
+        logging.setLogRecordFactory(_redacting_factory(current))
+
 
 def configure_logging(level: str = "INFO") -> None:
     """Send every logger's records to stderr as JSON lines (idempotent)."""
+    install_log_redaction()
     root = logging.getLogger()
     for handler in list(root.handlers):
         if handler.get_name() == _HANDLER_NAME:
@@ -88,6 +129,7 @@ def sane_request_id(raw: str | None) -> str:
 
 def register_request_ids(app: Flask) -> None:
     """Read or make the request id first, and send it back on every response."""
+    install_log_redaction()
 
     @app.before_request
     def _take_request_id() -> None:
