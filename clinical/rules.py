@@ -24,48 +24,36 @@ from clinical.errors import InvalidInput
 from clinical.outcomes import RESPONSE_REDUCTION, change_from_baseline
 from clinical.phq9 import Phq9Score
 from clinical.symptoms import SEVERE, SymptomReport, severe_symptoms
+from clinical.vocabulary import Kind, Priority
 
 # Second version (December 2026): safety floors, relapse confirmed on a second total, worsening
 # against the baseline too, item 9 skipped judged by the total, live vitals. Stored flags and
 # escalations keep the version they were made under.
 RULES_VERSION = "rules-2"
 
-SUICIDALITY = "suicidality"
-MANIA = "mania"
-SEVERE_DEPRESSION = "severe_depression"
-WORSENING = "worsening"
-RELAPSE = "relapse"
-ADVERSE_EVENT = "adverse_event"
-HYPERTENSION = "hypertension"
-SAFETY_ITEM_UNANSWERED = "safety_item_unanswered"
-MAINTENANCE_OVERDUE = "maintenance_overdue"
-VITAL_SIGNS = "vital_signs"
-RESPIRATORY = "respiratory"
-VITALS_OVERDUE = "vitals_overdue"
-ACUTE_SESSION_MISSED = "acute_session_missed"
-KINDS: tuple[str, ...] = (
-    SUICIDALITY,
-    MANIA,
-    SEVERE_DEPRESSION,
-    WORSENING,
-    RELAPSE,
-    ADVERSE_EVENT,
-    HYPERTENSION,
-    SAFETY_ITEM_UNANSWERED,
-    MAINTENANCE_OVERDUE,
-    VITAL_SIGNS,
-    RESPIRATORY,
-    VITALS_OVERDUE,
-    ACUTE_SESSION_MISSED,
-)
+SUICIDALITY = Kind.SUICIDALITY
+MANIA = Kind.MANIA
+SEVERE_DEPRESSION = Kind.SEVERE_DEPRESSION
+WORSENING = Kind.WORSENING
+RELAPSE = Kind.RELAPSE
+ADVERSE_EVENT = Kind.ADVERSE_EVENT
+HYPERTENSION = Kind.HYPERTENSION
+SAFETY_ITEM_UNANSWERED = Kind.SAFETY_ITEM_UNANSWERED
+MAINTENANCE_OVERDUE = Kind.MAINTENANCE_OVERDUE
+VITAL_SIGNS = Kind.VITAL_SIGNS
+RESPIRATORY = Kind.RESPIRATORY
+VITALS_OVERDUE = Kind.VITALS_OVERDUE
+ACUTE_SESSION_MISSED = Kind.ACUTE_SESSION_MISSED
+# In the order the rules rank kinds (their declaration order).
+KINDS: tuple[str, ...] = tuple(Kind)
 
 # The one-question re-ask after a skipped item 9 is open this long.
 ITEM9_REASK_HOURS = 24
 
-URGENT = "urgent"
-HIGH = "high"
-ROUTINE = "routine"
-PRIORITIES: tuple[str, ...] = (URGENT, HIGH, ROUTINE)
+URGENT = Priority.URGENT
+HIGH = Priority.HIGH
+ROUTINE = Priority.ROUTINE
+PRIORITIES: tuple[str, ...] = tuple(Priority)
 _RANKS = {URGENT: 3, HIGH: 2, ROUTINE: 1}
 
 
