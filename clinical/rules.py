@@ -54,7 +54,7 @@ URGENT = Priority.URGENT
 HIGH = Priority.HIGH
 ROUTINE = Priority.ROUTINE
 PRIORITIES: tuple[str, ...] = tuple(Priority)
-_RANKS = {URGENT: 3, HIGH: 2, ROUTINE: 1}
+_RANKS: dict[str, int] = {URGENT: 3, HIGH: 2, ROUTINE: 1}
 
 
 def priority_rank(priority: str) -> int:

@@ -1,0 +1,45 @@
+"""What every part of the escalation flow shares: the clinic's policy, row locks, the timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from notifications.paging import PagingPolicy
+from services.clinics import effective_policy
+from store.escalations import Escalation, EscalationEvent
+from store.models import Clinic
+
+
+def paging_policy(session: Session, clinic_id: int) -> PagingPolicy:
+    """The clinic's paging policy: its stored settings over the product defaults."""
+    clinic = session.get(Clinic, clinic_id)
+    return PagingPolicy.from_mapping(effective_policy(clinic.escalation_policy if clinic else None))
+
+
+def locked(session: Session, *conditions: Any) -> Escalation | None:
+    """The escalation matching ``conditions``, row-locked on PostgreSQL until commit."""
+    query = select(Escalation).where(*conditions)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def add_event(
+    session: Session,
+    escalation: Escalation,
+    event: str,
+    *,
+    now: datetime,
+    actor_id: int | None = None,
+    **detail: Any,
+) -> None:
+    """Append one entry to the escalation's timeline."""
+    session.add(
+        EscalationEvent(
+            escalation_id=escalation.id, at=now, event=event, actor_id=actor_id, detail=detail
+        )
+    )
