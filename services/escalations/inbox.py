@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, case, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from clinical.rules import KINDS, PRIORITIES, priority_rank
 from notifications import oncall, paging
@@ -29,6 +30,37 @@ def _scoped(session: Session, *, viewer: User, escalation_id: int) -> Escalation
     return escalation
 
 
+def _check_filters(*, status: str | None, priority: str | None, kind: str | None) -> None:
+    """422 for a filter value outside the vocabulary (a typo must not list nothing)."""
+    errors: dict[str, list[str]] = {}
+    for name, value, allowed in (
+        ("status", status, STATUSES),
+        ("priority", priority, PRIORITIES),
+        ("kind", kind, KINDS),
+    ):
+        if value is not None and value not in allowed:
+            errors[name] = [f"Must be one of: {', '.join(allowed)}."]
+    if errors:
+        raise Invalid(errors)
+
+
+def _inbox_order() -> tuple[ColumnElement[Any] | InstrumentedAttribute[Any], ...]:
+    """Open first; among them, those nobody can be paged for; then gravest, then oldest."""
+    status_rank = case({Status.OPEN: 0, Status.ACKNOWLEDGED: 1}, value=Escalation.status, else_=2)
+    priority_order = case(
+        {p: priority_rank(p) for p in PRIORITIES}, value=Escalation.priority, else_=0
+    )
+    # Nobody can be paged for it: it leads the inbox, above every other open item.
+    unpageable_rank = case((unpageable_clause(), 0), else_=1)
+    return (
+        status_rank,
+        unpageable_rank,
+        priority_order.desc(),
+        Escalation.created_at,
+        Escalation.id,
+    )
+
+
 def list_escalations(
     session: Session,
     *,
@@ -43,16 +75,7 @@ def list_escalations(
     assigned_to: int | None = None,
 ) -> Page[Escalation]:
     """The clinic's escalations: open first, then urgent first, then oldest first."""
-    errors: dict[str, list[str]] = {}
-    for name, value, allowed in (
-        ("status", status, STATUSES),
-        ("priority", priority, PRIORITIES),
-        ("kind", kind, KINDS),
-    ):
-        if value is not None and value not in allowed:
-            errors[name] = [f"Must be one of: {', '.join(allowed)}."]
-    if errors:
-        raise Invalid(errors)
+    _check_filters(status=status, priority=priority, kind=kind)
     query = select(Escalation).where(Escalation.clinic_id == viewer.clinic_id)
     if status is not None:
         query = query.where(Escalation.status == status)
@@ -64,27 +87,9 @@ def list_escalations(
         query = query.where(Escalation.patient_id == patient_id)
     if assigned_to is not None:
         query = query.where(Escalation.assigned_to == assigned_to)
-    status_rank = case({Status.OPEN: 0, Status.ACKNOWLEDGED: 1}, value=Escalation.status, else_=2)
-    priority_order = case(
-        {p: priority_rank(p) for p in PRIORITIES}, value=Escalation.priority, else_=0
-    )
-    # Nobody can be paged for it: it leads the inbox, above every other open item.
-    unpageable_rank = case((unpageable_clause(), 0), else_=1)
     # The ordering has no single monotonic key, so the cursor is a position in it.
     offset = decode_cursor(cursor) if cursor else 0
-    rows = list(
-        session.scalars(
-            query.order_by(
-                status_rank,
-                unpageable_rank,
-                priority_order.desc(),
-                Escalation.created_at,
-                Escalation.id,
-            )
-            .offset(offset)
-            .limit(limit + 1)
-        )
-    )
+    rows = list(session.scalars(query.order_by(*_inbox_order()).offset(offset).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     audit.record(
