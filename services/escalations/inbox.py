@@ -15,7 +15,7 @@ from services import audit
 from services.errors import Conflict, Invalid, NotFound
 from services.escalations import flow
 from services.escalations.reachability import unpageable_clause, unpageable_ids
-from services.escalations.state import add_event, locked
+from services.escalations.state import active_clinician, add_event, locked
 from services.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor
 from store.escalations import STATUSES, Escalation, EscalationEvent, EscalationEvidence, Status
 from store.models import OutboxMessage, User
@@ -268,14 +268,8 @@ def reassign(
         raise NotFound("No such escalation.")
     if escalation.status == Status.RESOLVED:
         raise Conflict("This escalation is already resolved.")
-    assignee = session.get(User, clinician_id)
-    if (
-        assignee is None
-        or assignee.role != "clinician"
-        or assignee.clinic_id != viewer.clinic_id
-        or not assignee.is_active
-        or assignee.deleted_at is not None
-    ):
+    assignee = active_clinician(session, clinician_id, clinic_id=viewer.clinic_id)
+    if assignee is None:
         raise Invalid({"clinician_id": ["Must be an active clinician of your clinic."]})
     previous = escalation.assigned_to
     if assignee.id != previous and paging.is_paged(escalation.priority):

@@ -30,7 +30,7 @@ from notifications import paging
 from notifications.paging import PagingPolicy
 from services import audit
 from services.escalations import flow
-from services.escalations.state import add_event, paging_policy
+from services.escalations.state import active_clinician, add_event, paging_policy
 from store.escalations import Escalation, EscalationEvidence, Status
 from store.locks import lock_patient
 from store.models import Clinic, PatientProfile, User
@@ -64,18 +64,28 @@ def clinic_rules(clinic: Clinic) -> EscalationRules:
         return DEFAULTS
 
 
+@dataclass(frozen=True)
+class _Raising:
+    """One submission's flags being raised: whose, under which policy, from what, and when."""
+
+    patient: PatientProfile
+    policy: PagingPolicy
+    source_type: str
+    source_id: int | None
+    now: datetime
+
+
 def _add_evidence(
     session: Session,
     escalation: Escalation,
     flag: Flag,
     *,
     event: str,
-    source_type: str,
-    source_id: int | None,
-    now: datetime,
+    raising: _Raising,
     **timeline: Any,
 ) -> None:
     """Keep what fired (rule, version, triggering answers) and say so on the timeline."""
+    source_type, source_id, now = raising.source_type, raising.source_id, raising.now
     session.add(
         EscalationEvidence(
             escalation_id=escalation.id,
@@ -121,7 +131,9 @@ def raise_escalations(
     if not flags:
         return []
     lock_patient(session, patient)
-    policy = paging_policy(session, patient.clinic_id)
+    raising = _Raising(
+        patient, paging_policy(session, patient.clinic_id), source_type, source_id, now
+    )
     refs: list[EscalationRef] = []
     for flag in flags:
         existing = session.scalars(
@@ -132,41 +144,16 @@ def raise_escalations(
             )
         ).first()
         if existing is None:
-            escalation = _create(
-                session,
-                patient=patient,
-                flag=flag,
-                policy=policy,
-                source_type=source_type,
-                source_id=source_id,
-                now=now,
-            )
+            escalation = _create(session, flag=flag, raising=raising)
         else:
-            escalation = _merge(
-                session,
-                escalation=existing,
-                patient=patient,
-                flag=flag,
-                policy=policy,
-                source_type=source_type,
-                source_id=source_id,
-                now=now,
-            )
+            escalation = _merge(session, escalation=existing, flag=flag, raising=raising)
         refs.append(EscalationRef(escalation.id, escalation.kind, escalation.priority))
     refs.sort(key=lambda r: -priority_rank(r.priority))
     return refs
 
 
-def _create(
-    session: Session,
-    *,
-    patient: PatientProfile,
-    flag: Flag,
-    policy: PagingPolicy,
-    source_type: str,
-    source_id: int | None,
-    now: datetime,
-) -> Escalation:
+def _create(session: Session, *, flag: Flag, raising: _Raising) -> Escalation:
+    patient, policy, now = raising.patient, raising.policy, raising.now
     escalation = Escalation(
         clinic_id=patient.clinic_id,
         patient_id=patient.user_id,
@@ -187,9 +174,7 @@ def _create(
         escalation,
         flag,
         event="created",
-        source_type=source_type,
-        source_id=source_id,
-        now=now,
+        raising=raising,
     )
     audit.record(
         session,
@@ -209,25 +194,16 @@ def _create(
 
 
 def _merge(
-    session: Session,
-    *,
-    escalation: Escalation,
-    patient: PatientProfile,
-    flag: Flag,
-    policy: PagingPolicy,
-    source_type: str,
-    source_id: int | None,
-    now: datetime,
+    session: Session, *, escalation: Escalation, flag: Flag, raising: _Raising
 ) -> Escalation:
+    patient, policy, now = raising.patient, raising.policy, raising.now
     raised = priority_rank(flag.priority) > priority_rank(escalation.priority)
     _add_evidence(
         session,
         escalation,
         flag,
         event="evidence_added",
-        source_type=source_type,
-        source_id=source_id,
-        now=now,
+        raising=raising,
         raises_priority=raised,
     )
     escalation.updated_at = now
@@ -281,16 +257,7 @@ def _acknowledger(session: Session, escalation: Escalation) -> User | None:
     """The clinician who acknowledged, while still an active clinician of the clinic."""
     if escalation.status != Status.ACKNOWLEDGED or escalation.acknowledged_by is None:
         return None
-    clinician = session.get(User, escalation.acknowledged_by)
-    if (
-        clinician is None
-        or clinician.role != "clinician"
-        or clinician.clinic_id != escalation.clinic_id
-        or not clinician.is_active
-        or clinician.deleted_at is not None
-    ):
-        return None
-    return clinician
+    return active_clinician(session, escalation.acknowledged_by, clinic_id=escalation.clinic_id)
 
 
 def _reopen(session: Session, escalation: Escalation, *, now: datetime) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from notifications.paging import PagingPolicy
 from services.clinics import effective_policy
 from store.escalations import Escalation, EscalationEvent
-from store.models import Clinic
+from store.models import Clinic, User
 
 
 def paging_policy(session: Session, clinic_id: int) -> PagingPolicy:
@@ -43,3 +43,17 @@ def add_event(
             escalation_id=escalation.id, at=now, event=event, actor_id=actor_id, detail=detail
         )
     )
+
+
+def active_clinician(session: Session, user_id: int, *, clinic_id: int | None) -> User | None:
+    """The user, when they are an active (not deactivated, not deleted) clinician of the clinic."""
+    clinician = session.get(User, user_id)
+    if (
+        clinician is None
+        or clinician.role != "clinician"
+        or clinician.clinic_id != clinic_id
+        or not clinician.is_active
+        or clinician.deleted_at is not None
+    ):
+        return None
+    return clinician
