@@ -28,7 +28,7 @@ from notifications.paging import (
     position,
     tier_prefix,
 )
-from services.escalations.state import add_event, paging_policy
+from services.escalations.state import active_clinicians, add_event, paging_policy
 from store.escalations import Escalation
 from store.models import OutboxMessage, PatientProfile, User
 
@@ -49,10 +49,7 @@ def tiers_for(
     on_call = session.scalars(
         select(User)
         .where(
-            User.clinic_id == patient.clinic_id,
-            User.role == "clinician",
-            User.is_active.is_(True),
-            User.deleted_at.is_(None),
+            *active_clinicians(patient.clinic_id),
             User.on_call_tier.is_not(None),
         )
         .order_by(User.on_call_tier, User.id)

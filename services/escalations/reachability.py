@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from notifications import paging, texts
 from notifications.outbox import enqueue_sms
 from services.escalations import flow
-from services.escalations.state import add_event, paging_policy
+from services.escalations.state import active_clinicians, add_event, paging_policy
 from store.escalations import Escalation, Status
 from store.models import PatientProfile, User, care_team
 
@@ -38,10 +38,7 @@ def unpageable_clause() -> ColumnElement[bool]:
     reachable = (
         select(User.id)
         .where(
-            User.clinic_id == Escalation.clinic_id,
-            User.role == "clinician",
-            User.is_active.is_(True),
-            User.deleted_at.is_(None),
+            *active_clinicians(Escalation.clinic_id),
             User.phone.is_not(None),
             User.phone != "",
             User.sms_opted_out.is_(False),
@@ -110,11 +107,8 @@ def clinician_left_paging(session: Session, *, clinician: User, now: datetime) -
     colleagues = session.scalars(
         select(User)
         .where(
-            User.clinic_id == clinician.clinic_id,
-            User.role == "clinician",
+            *active_clinicians(clinician.clinic_id),
             User.id != clinician.id,
-            User.is_active.is_(True),
-            User.deleted_at.is_(None),
             User.sms_opted_out.is_(False),
         )
         .order_by(User.id)

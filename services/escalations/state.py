@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from notifications.paging import PagingPolicy
@@ -57,3 +57,13 @@ def active_clinician(session: Session, user_id: int, *, clinic_id: int | None) -
     ):
         return None
     return clinician
+
+
+def active_clinicians(clinic_id: Any) -> tuple[ColumnElement[bool], ...]:
+    """SQL: a user is an active clinician of ``clinic_id`` (a value or a correlated column)."""
+    return (
+        User.clinic_id == clinic_id,
+        User.role == "clinician",
+        User.is_active.is_(True),
+        User.deleted_at.is_(None),
+    )
