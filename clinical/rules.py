@@ -24,49 +24,21 @@ from clinical.errors import InvalidInput
 from clinical.outcomes import RESPONSE_REDUCTION, change_from_baseline
 from clinical.phq9 import Phq9Score
 from clinical.symptoms import SEVERE, SymptomReport, severe_symptoms
+from clinical.vocabulary import Kind, Priority
 
 # Second version (December 2026): safety floors, relapse confirmed on a second total, worsening
 # against the baseline too, item 9 skipped judged by the total, live vitals. Stored flags and
 # escalations keep the version they were made under.
 RULES_VERSION = "rules-2"
 
-SUICIDALITY = "suicidality"
-MANIA = "mania"
-SEVERE_DEPRESSION = "severe_depression"
-WORSENING = "worsening"
-RELAPSE = "relapse"
-ADVERSE_EVENT = "adverse_event"
-HYPERTENSION = "hypertension"
-SAFETY_ITEM_UNANSWERED = "safety_item_unanswered"
-MAINTENANCE_OVERDUE = "maintenance_overdue"
-VITAL_SIGNS = "vital_signs"
-RESPIRATORY = "respiratory"
-VITALS_OVERDUE = "vitals_overdue"
-ACUTE_SESSION_MISSED = "acute_session_missed"
-KINDS: tuple[str, ...] = (
-    SUICIDALITY,
-    MANIA,
-    SEVERE_DEPRESSION,
-    WORSENING,
-    RELAPSE,
-    ADVERSE_EVENT,
-    HYPERTENSION,
-    SAFETY_ITEM_UNANSWERED,
-    MAINTENANCE_OVERDUE,
-    VITAL_SIGNS,
-    RESPIRATORY,
-    VITALS_OVERDUE,
-    ACUTE_SESSION_MISSED,
-)
+# In the order the rules rank kinds (their declaration order).
+KINDS: tuple[str, ...] = tuple(Kind)
 
 # The one-question re-ask after a skipped item 9 is open this long.
 ITEM9_REASK_HOURS = 24
 
-URGENT = "urgent"
-HIGH = "high"
-ROUTINE = "routine"
-PRIORITIES: tuple[str, ...] = (URGENT, HIGH, ROUTINE)
-_RANKS = {URGENT: 3, HIGH: 2, ROUTINE: 1}
+PRIORITIES: tuple[str, ...] = tuple(Priority)
+_RANKS: dict[str, int] = {Priority.URGENT: 3, Priority.HIGH: 2, Priority.ROUTINE: 1}
 
 
 def priority_rank(priority: str) -> int:
@@ -253,22 +225,26 @@ def phq9_flags(
         return {**_phq9_evidence(score), **extra}
 
     if item9 is not None and item9 >= rules.item9_urgent:
-        flags.append(Flag(SUICIDALITY, URGENT, f"phq9.item9>={rules.item9_urgent}", evidence()))
+        flags.append(
+            Flag(Kind.SUICIDALITY, Priority.URGENT, f"phq9.item9>={rules.item9_urgent}", evidence())
+        )
     elif (
         item9 is not None
         and item9 >= rules.item9_high
         and total >= rules.item9_with_total_urgent_total
     ):
         rule = f"phq9.item9>={rules.item9_high}&total>={rules.item9_with_total_urgent_total}"
-        flags.append(Flag(SUICIDALITY, URGENT, rule, evidence()))
+        flags.append(Flag(Kind.SUICIDALITY, Priority.URGENT, rule, evidence()))
     elif item9 is not None and item9 >= rules.item9_high:
-        flags.append(Flag(SUICIDALITY, HIGH, f"phq9.item9>={rules.item9_high}", evidence()))
+        flags.append(
+            Flag(Kind.SUICIDALITY, Priority.HIGH, f"phq9.item9>={rules.item9_high}", evidence())
+        )
 
     # "Without item 9": only when no suicidality flag already covers the high total.
-    suicidality_raised = any(f.kind == SUICIDALITY for f in flags)
+    suicidality_raised = any(f.kind == Kind.SUICIDALITY for f in flags)
     if total >= rules.severe_depression_total and not suicidality_raised:
         rule = f"phq9.total>={rules.severe_depression_total}"
-        flags.append(Flag(SEVERE_DEPRESSION, HIGH, rule, evidence()))
+        flags.append(Flag(Kind.SEVERE_DEPRESSION, Priority.HIGH, rule, evidence()))
 
     base = outcomes.Baseline(
         score=baseline,
@@ -288,7 +264,7 @@ def phq9_flags(
             definition=worse.version,
         )
         rule = "|".join(f"phq9.total>={name}+{rules.worsening_points}" for name in worse.against)
-        flags.append(Flag(WORSENING, ROUTINE, rule, rise))
+        flags.append(Flag(Kind.WORSENING, Priority.ROUTINE, rule, rise))
 
     if relapse != outcomes.RELAPSE_NONE:
         change = change_from_baseline(baseline=baseline, current=total)
@@ -303,13 +279,27 @@ def phq9_flags(
         # One bad total opens a re-check (routine); the second in a row confirms it (high).
         confirmed = relapse == outcomes.RELAPSE_CONFIRMED
         rule = f"phq9.relapse.{relapse}:total>={rules.relapse_min_total}&reduction<{percent}%"
-        flags.append(Flag(RELAPSE, HIGH if confirmed else ROUTINE, rule, relapse_evidence))
+        flags.append(
+            Flag(
+                Kind.RELAPSE,
+                Priority.HIGH if confirmed else Priority.ROUTINE,
+                rule,
+                relapse_evidence,
+            )
+        )
 
     if item9 is None:
         # The patient may be withholding: a high total makes the silence more worrying.
         high = total >= rules.item9_skipped_high_total
         rule = "phq9.item9_skipped" + (f"&total>={rules.item9_skipped_high_total}" if high else "")
-        flags.append(Flag(SAFETY_ITEM_UNANSWERED, HIGH if high else ROUTINE, rule, evidence()))
+        flags.append(
+            Flag(
+                Kind.SAFETY_ITEM_UNANSWERED,
+                Priority.HIGH if high else Priority.ROUTINE,
+                rule,
+                evidence(),
+            )
+        )
     return highest_per_kind(flags)
 
 
@@ -328,12 +318,14 @@ def item9_reask_flags(
         "rules_version": RULES_VERSION,
     }
     if item9 >= rules.item9_urgent:
-        return [Flag(SUICIDALITY, URGENT, f"phq9.item9>={rules.item9_urgent}", evidence)]
+        return [
+            Flag(Kind.SUICIDALITY, Priority.URGENT, f"phq9.item9>={rules.item9_urgent}", evidence)
+        ]
     if item9 >= rules.item9_high and original_total >= rules.item9_with_total_urgent_total:
         rule = f"phq9.item9>={rules.item9_high}&total>={rules.item9_with_total_urgent_total}"
-        return [Flag(SUICIDALITY, URGENT, rule, evidence)]
+        return [Flag(Kind.SUICIDALITY, Priority.URGENT, rule, evidence)]
     if item9 >= rules.item9_high:
-        return [Flag(SUICIDALITY, HIGH, f"phq9.item9>={rules.item9_high}", evidence)]
+        return [Flag(Kind.SUICIDALITY, Priority.HIGH, f"phq9.item9>={rules.item9_high}", evidence)]
     return []
 
 
@@ -351,7 +343,7 @@ def item9_reask_unanswered(
         "window_hours": ITEM9_REASK_HOURS,
         "rules_version": RULES_VERSION,
     }
-    return Flag(SAFETY_ITEM_UNANSWERED, HIGH, "phq9.item9_reask_unanswered", evidence)
+    return Flag(Kind.SAFETY_ITEM_UNANSWERED, Priority.HIGH, "phq9.item9_reask_unanswered", evidence)
 
 
 def asrm_flags(score: AsrmScore, *, bipolar: bool, rules: EscalationRules = DEFAULTS) -> list[Flag]:
@@ -367,7 +359,7 @@ def asrm_flags(score: AsrmScore, *, bipolar: bool, rules: EscalationRules = DEFA
         "rules_version": RULES_VERSION,
     }
     rule = f"asrm.total>={rules.asrm_cutoff}" + ("&bipolar" if bipolar else "")
-    return [Flag(MANIA, URGENT if bipolar else HIGH, rule, evidence)]
+    return [Flag(Kind.MANIA, Priority.URGENT if bipolar else Priority.HIGH, rule, evidence)]
 
 
 def symptom_report_flags(
@@ -379,22 +371,22 @@ def symptom_report_flags(
     thoughts_evidence = {"suicidal_thoughts": thoughts, "rules_version": RULES_VERSION}
     if thoughts >= rules.suicidal_thoughts_urgent:
         rule = f"report.suicidal_thoughts>={rules.suicidal_thoughts_urgent}"
-        flags.append(Flag(SUICIDALITY, URGENT, rule, thoughts_evidence))
+        flags.append(Flag(Kind.SUICIDALITY, Priority.URGENT, rule, thoughts_evidence))
     elif thoughts >= rules.suicidal_thoughts_high:
         rule = f"report.suicidal_thoughts>={rules.suicidal_thoughts_high}"
-        flags.append(Flag(SUICIDALITY, HIGH, rule, thoughts_evidence))
+        flags.append(Flag(Kind.SUICIDALITY, Priority.HIGH, rule, thoughts_evidence))
 
     flags.extend(asrm_flags(report.asrm, bipolar=bipolar, rules=rules))
 
     severe = severe_symptoms(report, level=rules.adverse_symptom_level)
     reasons: list[tuple[str, str, str]] = []  # (priority, rule, reason)
     if report.seizure:
-        reasons.append((URGENT, "report.seizure", "seizure"))
+        reasons.append((Priority.URGENT, "report.seizure", "seizure"))
     if report.fainted:
-        reasons.append((HIGH, "report.fainted", "fainted"))
+        reasons.append((Priority.HIGH, "report.fainted", "fainted"))
     if severe:
         rule = f"report.symptom>={rules.adverse_symptom_level}"
-        reasons.extend((HIGH, rule, f"symptom:{name}") for name in severe)
+        reasons.extend((Priority.HIGH, rule, f"symptom:{name}") for name in severe)
     if reasons:
         top = max(reasons, key=lambda r: priority_rank(r[0]))
         evidence = {
@@ -406,7 +398,7 @@ def symptom_report_flags(
             "symptoms": dict(report.symptoms),
             "rules_version": RULES_VERSION,
         }
-        flags.append(Flag(ADVERSE_EVENT, top[0], top[1], evidence))
+        flags.append(Flag(Kind.ADVERSE_EVENT, top[0], top[1], evidence))
     return highest_per_kind(flags)
 
 
@@ -444,7 +436,7 @@ def vitals_flags(
             "rules_version": RULES_VERSION,
         }
         rule = f"vitals.systolic>={rules.systolic_limit}|diastolic>={rules.diastolic_limit}"
-        flags.append(Flag(HYPERTENSION, URGENT, rule, evidence))
+        flags.append(Flag(Kind.HYPERTENSION, Priority.URGENT, rule, evidence))
     pulse = [r for r in readings if _heart_rate_off(r, rules)]
     if pulse:
         evidence = {
@@ -454,7 +446,7 @@ def vitals_flags(
             "rules_version": RULES_VERSION,
         }
         rule = f"vitals.heart_rate<{rules.heart_rate_low}|heart_rate>{rules.heart_rate_high}"
-        flags.append(Flag(VITAL_SIGNS, HIGH, rule, evidence))
+        flags.append(Flag(Kind.VITAL_SIGNS, Priority.HIGH, rule, evidence))
     oxygen = [r for r in readings if _desaturated(r, rules)]
     if oxygen:
         evidence = {
@@ -463,7 +455,9 @@ def vitals_flags(
             "min_spo2": min(r.spo2 for r in oxygen if r.spo2 is not None),
             "rules_version": RULES_VERSION,
         }
-        flags.append(Flag(RESPIRATORY, URGENT, f"vitals.spo2<{rules.spo2_low}", evidence))
+        flags.append(
+            Flag(Kind.RESPIRATORY, Priority.URGENT, f"vitals.spo2<{rules.spo2_low}", evidence)
+        )
     return highest_per_kind(flags)
 
 
@@ -633,7 +627,10 @@ def vitals_overdue_flag(
         "rules_version": RULES_VERSION,
     }
     return Flag(
-        VITALS_OVERDUE, ROUTINE, f"vitals.last_reading>{rules.vitals_overdue_minutes}min", evidence
+        Kind.VITALS_OVERDUE,
+        Priority.ROUTINE,
+        f"vitals.last_reading>{rules.vitals_overdue_minutes}min",
+        evidence,
     )
 
 
@@ -652,7 +649,10 @@ def acute_session_missed(
         "rules_version": RULES_VERSION,
     }
     return Flag(
-        ACUTE_SESSION_MISSED, ROUTINE, f"acute.no_session>{rules.acute_gap_days}d", evidence
+        Kind.ACUTE_SESSION_MISSED,
+        Priority.ROUTINE,
+        f"acute.no_session>{rules.acute_gap_days}d",
+        evidence,
     )
 
 
@@ -680,7 +680,7 @@ def maintenance_overdue(
         "rules_version": RULES_VERSION,
     }
     rule = f"maintenance.unrecorded>=interval+{rules.maintenance_grace_days}d"
-    return Flag(MAINTENANCE_OVERDUE, ROUTINE, rule, evidence)
+    return Flag(Kind.MAINTENANCE_OVERDUE, Priority.ROUTINE, rule, evidence)
 
 
 def refused_report_flags(
@@ -715,22 +715,28 @@ def refused_report_flags(
         )
         if item9 >= rules.item9_urgent:
             rule = f"refused.phq9.item9>={rules.item9_urgent}"
-            flags.append(Flag(SUICIDALITY, URGENT, rule, {"instrument": "PHQ-9", **evidence}))
+            flags.append(
+                Flag(Kind.SUICIDALITY, Priority.URGENT, rule, {"instrument": "PHQ-9", **evidence})
+            )
         elif with_total:
             rule = (
                 f"refused.phq9.item9>={rules.item9_high}"
                 f"&total>={rules.item9_with_total_urgent_total}"
             )
-            flags.append(Flag(SUICIDALITY, URGENT, rule, {"instrument": "PHQ-9", **evidence}))
+            flags.append(
+                Flag(Kind.SUICIDALITY, Priority.URGENT, rule, {"instrument": "PHQ-9", **evidence})
+            )
         elif item9 >= rules.item9_high:
             rule = f"refused.phq9.item9>={rules.item9_high}"
-            flags.append(Flag(SUICIDALITY, HIGH, rule, {"instrument": "PHQ-9", **evidence}))
+            flags.append(
+                Flag(Kind.SUICIDALITY, Priority.HIGH, rule, {"instrument": "PHQ-9", **evidence})
+            )
     if suicidal_thoughts is not None:
         report = {"instrument": "post-session report", **evidence}
         if suicidal_thoughts >= rules.suicidal_thoughts_urgent:
             rule = f"refused.report.suicidal_thoughts>={rules.suicidal_thoughts_urgent}"
-            flags.append(Flag(SUICIDALITY, URGENT, rule, report))
+            flags.append(Flag(Kind.SUICIDALITY, Priority.URGENT, rule, report))
         elif suicidal_thoughts >= rules.suicidal_thoughts_high:
             rule = f"refused.report.suicidal_thoughts>={rules.suicidal_thoughts_high}"
-            flags.append(Flag(SUICIDALITY, HIGH, rule, report))
+            flags.append(Flag(Kind.SUICIDALITY, Priority.HIGH, rule, report))
     return highest_per_kind(flags)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from clinical.oncall import Override, Rotation, Schedule, on_call_now
 from notifications import pager, texts
 from notifications.outbox import PENDING, NewSms, enqueue_many
-from store.escalations import Escalation, EscalationEvent
+from store.escalations import Escalation
 from store.models import Clinic, OutboxMessage, SmsAttempt, User
 from store.oncall import OnCallSchedule
 
@@ -129,8 +129,8 @@ def voice_tier_prefix(escalation: Escalation) -> str:
 
 def queue_voice(
     session: Session, *, escalation: Escalation, tier: int, clinician: User, now: datetime
-) -> int | None:
-    """Queue the call the clinician's rules ask for, due after their delay (None: no call).
+) -> tuple[int, datetime] | None:
+    """Queue the call the clinician's rules ask for: its id and when it is due (None: no call).
 
     The row waits in the outbox until then; an acknowledgement before it is due cancels it.
     """
@@ -155,22 +155,7 @@ def queue_voice(
         ],
         now=now,
     )
-    if ids:
-        session.add(
-            EscalationEvent(
-                escalation_id=escalation.id,
-                at=now,
-                event="call_queued",
-                detail={
-                    "clinician_id": clinician.id,
-                    "tier": tier,
-                    "cycle": escalation.cycle,
-                    "message_id": ids[0],
-                    "due_at": (now + delay).isoformat(),
-                },
-            )
-        )
-    return ids[0] if ids else None
+    return (ids[0], now + delay) if ids else None
 
 
 def cancel_pending_calls(session: Session, *, escalation_id: int, now: datetime) -> list[int]:

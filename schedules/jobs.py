@@ -11,7 +11,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from services import clinical_timers, escalations, maintenance, schedule
+from schedules.escalations import advance_unacknowledged
+from services import clinical_timers, maintenance, schedule
 from services.runtime import Runtime
 
 log = logging.getLogger("tandem.scheduler")
@@ -83,7 +84,7 @@ def job_table(rt: Runtime) -> list[tuple[str, Callable[[], Any], dict[str, int]]
         (OUTBOX_SWEEP, rt.dispatcher.sweep, {"seconds": rt.settings.outbox_sweep_seconds}),
         (PURGE, lambda: maintenance.purge_expired(rt), {"hours": 1}),
         # Time-outs are minutes long; checking every 15 s keeps a tier's lateness small.
-        (ESCALATION_TIMEOUTS, lambda: escalations.advance_unacknowledged(rt), {"seconds": 15}),
+        (ESCALATION_TIMEOUTS, lambda: advance_unacknowledged(rt), {"seconds": 15}),
         # Reminders are planned to the minute; the overdue check has days of grace.
         (DUE_REMINDERS, lambda: schedule.drain_due_reminders(rt), {"seconds": 60}),
         (MISSED_TASKS, lambda: schedule.mark_missed(rt), {"minutes": 5}),

@@ -11,16 +11,18 @@ from sqlalchemy.orm import Session
 
 from clinical.errors import InvalidInput
 from clinical.rules import EscalationRules
+from notifications import paging
 from services import audit
 from services.auth import revoke_sessions
 from services.errors import Conflict, Invalid, NotFound
 from services.passwords import hash_secret
 from store.models import Clinic, User
 
+# The stored form of the product defaults (named once, in notifications.paging).
 DEFAULT_POLICY: dict[str, Any] = {
-    "ack_timeout_seconds": {"urgent": 600, "high": 1800},
-    "repeat": 3,
-    "quiet_hours": {"start": "21:00", "end": "08:00"},
+    "ack_timeout_seconds": dict(paging.DEFAULT_ACK_TIMEOUT_SECONDS),
+    "repeat": paging.DEFAULT_REPEAT,
+    "quiet_hours": {"start": paging.DEFAULT_QUIET_START, "end": paging.DEFAULT_QUIET_END},
     "fallback_phone": None,
 }
 

@@ -17,12 +17,14 @@ from sqlalchemy.orm import Session
 
 from clinical.oncall import Override, on_call_now, overlapping_overrides
 from notifications import oncall as notify_oncall
-from notifications import paging, texts
+from notifications import texts
 from services import audit, escalations
-from services.clinics import effective_policy, ensure_unique_contact, get_clinic
+from services.clinics import ensure_unique_contact, get_clinic
 from services.errors import Forbidden, Invalid, NotFound
-from store.escalations import Escalation
-from store.models import Clinic, OutboxMessage, PatientProfile, SmsAttempt, User
+from services.escalations import flow
+from services.escalations.state import add_event, locked
+from store.escalations import Escalation, Status
+from store.models import OutboxMessage, SmsAttempt, User
 from store.oncall import OnCallSchedule
 
 if TYPE_CHECKING:
@@ -46,17 +48,14 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-def put_schedule(
+def _check_schedule(
     session: Session,
     *,
-    viewer: User,
     clinic_id: int,
     tiers: Mapping[str, Mapping[str, Any]],
     overrides: Sequence[Mapping[str, Any]],
-    now: datetime,
-) -> OnCallSchedule:
-    """Replace the clinic's schedule (422 naming each bad field; nothing stored then)."""
-    _clinic_for(session, viewer=viewer, clinic_id=clinic_id)
+) -> None:
+    """422 naming each rotation or override member who is not an active clinician, and overlaps."""
     staff = {
         u.id
         for u in session.scalars(
@@ -90,6 +89,20 @@ def put_schedule(
         )
     if errors:
         raise Invalid(errors)
+
+
+def put_schedule(
+    session: Session,
+    *,
+    viewer: User,
+    clinic_id: int,
+    tiers: Mapping[str, Mapping[str, Any]],
+    overrides: Sequence[Mapping[str, Any]],
+    now: datetime,
+) -> OnCallSchedule:
+    """Replace the clinic's schedule (422 naming each bad field; nothing stored then)."""
+    _clinic_for(session, viewer=viewer, clinic_id=clinic_id)
+    _check_schedule(session, clinic_id=clinic_id, tiers=tiers, overrides=overrides)
     stored_tiers = {
         str(number): {
             "rotation": list(tier["rotation"]),
@@ -264,7 +277,7 @@ def handle_call(session: Session, *, call_sid: str, digits: str | None, now: dat
         detail={"key": pressed, "message_id": row.id},
     )
     if escalation is not None:
-        paging.add_event(
+        add_event(
             session,
             escalation,
             "call_key_pressed",
@@ -319,10 +332,10 @@ def _call_not_answered(session: Session, row: OutboxMessage, *, now: datetime) -
     """Busy, no answer or failed counts as not delivered: page the next tier now."""
     if row.escalation_id is None:
         return
-    escalation = escalations._locked(session, Escalation.id == row.escalation_id)
+    escalation = locked(session, Escalation.id == row.escalation_id)
     if escalation is None:
         return
-    paging.add_event(
+    add_event(
         session,
         escalation,
         "call_not_answered",
@@ -333,7 +346,7 @@ def _call_not_answered(session: Session, row: OutboxMessage, *, now: datetime) -
         call_status=row.delivery_status,
     )
     prefix = notify_oncall.voice_tier_prefix(escalation)
-    if escalation.status != escalations.OPEN or not (row.dedupe_key or "").startswith(prefix):
+    if escalation.status != Status.OPEN or not (row.dedupe_key or "").startswith(prefix):
         return  # acknowledged meanwhile, or a call of an earlier tier: nothing to move
     others = session.scalars(
         select(OutboxMessage).where(
@@ -349,18 +362,7 @@ def _call_not_answered(session: Session, row: OutboxMessage, *, now: datetime) -
         for o in others
     ):
         return  # another call of this tier may still be answered
-    patient = session.get(PatientProfile, escalation.patient_id)
-    assert patient is not None
-    clinic = session.get(Clinic, escalation.clinic_id)
-    clinic_policy = effective_policy(clinic.escalation_policy if clinic else None)
-    paging.advance(
-        session,
-        escalation=escalation,
-        patient=patient,
-        policy=clinic_policy,
-        now=now,
-        reason="call_not_answered",
-    )
+    flow.advance(session, escalation=escalation, now=now, reason="call_not_answered")
 
 
 # --- The channels the outbox sends through, besides SMS -------------------------------------

@@ -24,6 +24,7 @@ from notifications import outbox, texts
 from services import audit, escalations
 from services.clinics import DEFAULT_POLICY, effective_policy
 from services.errors import Invalid, NotFound
+from store.locks import lock_patient
 from store.models import Clinic, OutboxMessage, PatientProfile, User
 from store.schedule import MaintenanceOverdueFlag, Task, TreatmentSession
 
@@ -123,18 +124,6 @@ def reminder_time(
 
 
 # --- Planning ---------------------------------------------------------------------------------
-
-
-def lock_patient(session: Session, patient: PatientProfile) -> None:
-    """Serialise writers of one patient's calendar for the rest of this transaction."""
-    # Concurrent re-plans of one patient would insert the same keys twice; SQLite's
-    # BEGIN IMMEDIATE already serialises writers.
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            select(PatientProfile.user_id)
-            .where(PatientProfile.user_id == patient.user_id)
-            .with_for_update()
-        )
 
 
 def _session_records(session: Session, patient_id: int) -> list[calendar.SessionRecord]:

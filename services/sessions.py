@@ -17,6 +17,7 @@ from services.errors import Conflict, Invalid, NotFound
 from services.escalations import EscalationRef
 from services.pagination import Page, decode_cursor, encode_cursor
 from services.patients import get_patient
+from store.locks import lock_patient
 from store.models import Clinic, PatientProfile, User
 from store.schedule import TreatmentSession, VitalsReading
 
@@ -111,7 +112,7 @@ def record_session(
     """
     profile = get_patient(session, viewer=clinician, patient_id=patient_id)
     _check_times(data, now=now)
-    schedule.lock_patient(session, profile)
+    lock_patient(session, profile)
     started_at: datetime = data["started_at"]
     duplicate = session.scalar(
         select(TreatmentSession.id).where(

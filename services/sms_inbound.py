@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notifications import texts
+from notifications.delivery import record_delivery_status
 from notifications.twilio_sms import messaging_response, twilio_signature_valid
 from services import audit, escalations
 from store.models import OutboxMessage, User
@@ -120,12 +121,14 @@ def handle_status_callback(
     now: datetime,
 ) -> bool:
     """Record Twilio's delivery report for one message; False when the SID is unknown."""
-    return escalations.record_delivery_status(
+    return record_delivery_status(
         session,
         message_sid=message_sid,
         status=status.strip().lower(),
         error_code=error_code,
         now=now,
+        # An undelivered page moves its chain on at once, as a page the outbox gave up on.
+        listeners=(escalations.page_undeliverable,),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
@@ -10,7 +11,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from store.models import Base
 
-STATUSES = ("open", "acknowledged", "resolved")
+
+class Status(StrEnum):
+    """Where an escalation stands: open (paging), acknowledged (a clinician has it), resolved."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+STATUSES: tuple[str, ...] = tuple(Status)
 
 
 class Escalation(Base):
@@ -21,7 +31,7 @@ class Escalation(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.user_id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     priority: Mapped[str] = mapped_column(String(8))
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=Status.OPEN)
     # Paging position: tier 1.., the cycle through the chain, and when to move on.
     tier: Mapped[int] = mapped_column(Integer, default=0)
     cycle: Mapped[int] = mapped_column(Integer, default=0)

@@ -176,3 +176,15 @@ def test_the_detector_sees_every_spelling() -> None:
 def test_web_pages_never_query_on_their_own(module: Module) -> None:
     # A thin door like api/: every read and write goes through services.
     assert tops(imported(module)) & {"sqlalchemy", "schedules"} == set()
+
+
+@pytest.mark.parametrize("module", by_package("notifications"), ids=lambda m: m.name)
+def test_notifications_do_not_import_services(module: Module) -> None:
+    # Channels and the pure paging policy: the escalation flow that uses them is a service.
+    assert "services" not in tops(imported(module))
+
+
+def test_the_paging_policy_writes_nothing() -> None:
+    # notifications.paging decides; services.escalations.flow changes escalations.
+    paging = next(m for m in MODULES if m.name == "notifications.paging")
+    assert "sqlalchemy" not in tops(imported(paging))

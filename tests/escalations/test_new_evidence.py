@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from flask.testing import FlaskClient
 
-from services.escalations import advance_unacknowledged
+from schedules.escalations import advance_unacknowledged
 from services.runtime import Runtime
 from store.clock import FrozenClock
 from tests.conftest import Auth

@@ -13,7 +13,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from services.escalations import advance_unacknowledged
+from schedules.escalations import advance_unacknowledged
 from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.escalations import Escalation, EscalationEvent

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from notifications.log_sms import LogSmsSender
 from notifications.outbox import Dispatcher
-from notifications.paging import tiers_for
+from schedules.escalations import advance_unacknowledged
 from services import escalations
-from services.escalations import advance_unacknowledged
+from services.escalations.flow import tiers_for
 from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.escalations import Escalation, EscalationEvent

@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from notifications.log_sms import LogSmsSender
-from services.escalations import advance_unacknowledged
+from schedules.escalations import advance_unacknowledged
 from services.runtime import Runtime
 from store.clock import FrozenClock
 from tests.conftest import Auth

@@ -269,7 +269,7 @@ def test_clinician_opt_out_is_skipped_and_reported_in_the_inbox(
     assert user(rt, world.clinician_x2).sms_opted_out
     ref = raise_for(rt, world.patient_a, phq9(SUICIDAL))[0]
     clock.advance(timedelta(minutes=10))
-    from services.escalations import advance_unacknowledged
+    from schedules.escalations import advance_unacknowledged
 
     advance_unacknowledged(rt)
     detail = client.get(
