@@ -23,14 +23,22 @@ from sqlalchemy import text
 from api.app import create_app
 from config import Settings, load_settings
 from notifications.log_sms import LogSmsSender
+from services.passwords import use_hasher
 from services.runtime import Runtime
 from store import Database
 from store.clock import FrozenClock
 from store.models import Base
+from tests.support.hashing import FAST_HASHER
 from tests.support.world import World, build_world
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 START = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Runtimes built without the fixtures below (create_app(settings), the fuzz harness)
+    # hash cheaply too.
+    use_hasher(FAST_HASHER)
 
 
 def pytest_report_header() -> str:
@@ -121,7 +129,9 @@ def sms() -> LogSmsSender:
 
 @pytest.fixture
 def rt(settings: Settings, database: Database, sms: LogSmsSender, clock: FrozenClock) -> Runtime:
-    return Runtime.from_settings(settings, database=database, sms=sms, clock=clock)
+    return Runtime.from_settings(
+        settings, database=database, sms=sms, clock=clock, hasher=FAST_HASHER
+    )
 
 
 @pytest.fixture
