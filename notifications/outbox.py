@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, exists, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from notifications.metrics import PAGE_LATENCY, SMS_SENT
 from notifications.sms import SendResult, SmsError, SmsSender
 from store import Database, after_commit
 from store.clock import Clock
+from store.dialects import for_update, insert_or_skip, is_postgresql
 from store.models import OutboxMessage, SmsAttempt
 
 log = logging.getLogger("tandem.outbox")
@@ -104,10 +104,8 @@ def enqueue_many(session: Session, messages: Sequence[NewSms], *, now: datetime)
     """
     if not messages:
         return []
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(OutboxMessage)
+        insert_or_skip(session, OutboxMessage)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(OutboxMessage.id)
     )
@@ -135,7 +133,7 @@ def enqueue_many(session: Session, messages: Sequence[NewSms], *, now: datetime)
     # Core, not the ORM: SQLAlchemy batches the rows into multi-row INSERTs ... RETURNING.
     ids = [row.id for row in session.connection().execute(statement, rows)]
     if ids:
-        if dialect == "postgresql":
+        if is_postgresql(session):
             session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
         after_commit(session, wake_dispatchers)
     return ids
@@ -356,8 +354,7 @@ class Dispatcher:
                 )
                 .limit(limit or self.batch_size)
             )
-            if self.database.dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True)
+            query = for_update(query, session, skip_locked=True)
             rows = session.scalars(query).all()
             claimed = []
             for row in rows:
@@ -598,7 +595,7 @@ class DispatcherWorker:
     ) -> None:
         self.dispatcher = dispatcher
         self.sweep_seconds = sweep_seconds
-        postgres = dispatcher.database.dialect == "postgresql"
+        postgres = is_postgresql(dispatcher.database.engine)
         # LISTEN by default whenever the outbox lives in PostgreSQL.
         self.listen = postgres if listen is None else listen
         # Sends wait on the network, so a burst of pages goes out over several connections;

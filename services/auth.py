@@ -16,6 +16,7 @@ from services import audit
 from services.errors import Forbidden, Invalid, RateLimited, Unauthorized
 from services.passwords import hash_secret, password_problems, verify_secret
 from services.phones import normalize_e164
+from store.dialects import is_postgresql
 from store.models import ActivationCode, AuthFailure, AuthSession, PatientProfile, User
 
 ACTIVATION_CODE_TTL = timedelta(hours=24)
@@ -60,7 +61,7 @@ def _serialize(session: Session, *, scope: str, key: str) -> None:
     lock on the key, released at commit or rollback. SQLite: every transaction already
     begins IMMEDIATE (store.database), which serializes writers, so nothing more is needed.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         session.execute(
             select(func.pg_advisory_xact_lock(func.hashtextextended(f"{scope}:{key}", 0)))
         )

@@ -79,7 +79,7 @@ class Runtime:
         self.dispatcher.channels.update(build_channels(self.settings, self.sms))
         self.dispatcher.failure_listeners.append(call_undeliverable)
         # A reminder is checked again as it is sent: quiet hours, opt-out, the task's state.
-        from services.schedule import REMINDER_PURPOSE, reminder_pre_send
+        from services.reminders import REMINDER_PURPOSE, reminder_pre_send
 
         self.dispatcher.add_pre_send_check(REMINDER_PURPOSE, reminder_pre_send)
         from services.patients import ACTIVATION_PURPOSE

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, or_, select
@@ -13,15 +14,17 @@ from sqlalchemy.orm import Session, selectinload
 from clinical import rules
 from notifications import outbox, texts
 from services import audit, escalations, schedule
+from services.batches import Batch
 from services.errors import Conflict, Invalid, NotFound
 from services.escalations import EscalationRef
 from services.pagination import Page, decode_cursor, encode_cursor
 from services.patients import get_patient
+from store.dialects import for_update
 from store.models import Clinic, PatientProfile, User
 from store.schedule import TreatmentSession, VitalsReading
 
 if TYPE_CHECKING:
-    from services.runtime import Runtime
+    pass
 
 # Devices' clocks drift; a session "starting now" may read a few minutes ahead of ours.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -179,9 +182,7 @@ def record_session(
 
 def _live_session(session: Session, *, clinician: User, session_id: int) -> TreatmentSession:
     """The clinician's clinic's session, locked for this transaction (404 for any other)."""
-    query = select(TreatmentSession).where(TreatmentSession.id == session_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
+    query = for_update(select(TreatmentSession).where(TreatmentSession.id == session_id), session)
     record = session.scalars(query).first()
     if record is None or record.clinic_id != clinician.clinic_id:
         raise NotFound("No such treatment session.")
@@ -287,37 +288,38 @@ def get_session(session: Session, *, viewer: User, session_id: int) -> Treatment
     return record
 
 
-def check_overdue_readings(rt: Runtime, *, limit: int = OVERDUE_BATCH) -> int:
+def check_overdue_readings(session: Session, *, now: datetime, limit: int = OVERDUE_BATCH) -> Batch:
     """Text the clinician running a live session once its last reading is over 20 minutes old.
 
     Also puts a routine vitals_overdue item in the inbox. The session's
     ``vitals_overdue_anchor`` (the reading, or start, already texted about) and the SMS dedupe
     key ``vitals_overdue:<session>:<anchor>`` make a rerun or a second scheduler text nobody twice.
+    ``handled`` counts the clinicians texted.
     """
-    now = rt.clock.now()
-    texted = 0
-    with rt.database.unit_of_work() as session:
-        last = (
-            select(VitalsReading.session_id, func.max(VitalsReading.at).label("last_at"))
-            .group_by(VitalsReading.session_id)
-            .subquery()
+    last = (
+        select(VitalsReading.session_id, func.max(VitalsReading.at).label("last_at"))
+        .group_by(VitalsReading.session_id)
+        .subquery()
+    )
+    query = (
+        select(TreatmentSession, last.c.last_at)
+        .outerjoin(last, last.c.session_id == TreatmentSession.id)
+        .where(
+            TreatmentSession.status == IN_PROGRESS,
+            TreatmentSession.started_at > now - VITALS_AFTER_START,
         )
-        query = (
-            select(TreatmentSession, last.c.last_at)
-            .outerjoin(last, last.c.session_id == TreatmentSession.id)
-            .where(
-                TreatmentSession.status == IN_PROGRESS,
-                TreatmentSession.started_at > now - VITALS_AFTER_START,
-            )
-            .order_by(TreatmentSession.id)
-            .limit(limit)
+        .order_by(TreatmentSession.id)
+        .limit(limit)
+    )
+    rows = session.execute(for_update(query, session, skip_locked=True, of=TreatmentSession)).all()
+    batch = Batch(full=len(rows) >= limit)
+    for record, last_at in rows:
+        batch.attempt(
+            session,
+            f"treatment session {record.id}",
+            partial(_text_if_overdue, session, record, last_at=last_at, now=now),
         )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=TreatmentSession)
-        for record, last_at in session.execute(query).all():
-            if _text_if_overdue(session, record, last_at=last_at, now=now):
-                texted += 1
-    return texted
+    return batch
 
 
 def _text_if_overdue(

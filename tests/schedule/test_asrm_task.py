@@ -14,7 +14,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from services import schedule
+from schedules import runs
 from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.reports import Phq9Checkin
@@ -66,7 +66,7 @@ def test_the_asrm_task_is_answered_with_the_phq9_and_closes_both(
     assert (_status(rt, tasks["asrm"]["id"]), _status(rt, tasks["phq9"]["id"])) == ("done", "done")
     # Never marked missed afterwards.
     clock.advance(timedelta(days=10))
-    schedule.mark_missed(rt)
+    runs.missed_tasks(rt)
     assert _status(rt, tasks["asrm"]["id"]) == "done"
 
 
