@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import ColumnElement, exists, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
@@ -45,13 +46,31 @@ MAX_ATTEMPTS = 16
 BATCH_SIZE = 50
 DEFAULT_CONCURRENCY = 4
 
-# Statuses of an outbox row.
-PENDING = "pending"
-SENDING = "sending"
-SENT = "sent"
-FAILED = "failed"
-# Never sent on purpose: a pre-send check found it stale (the reason is in last_error).
-CANCELLED = "cancelled"
+
+class OutboxStatus(StrEnum):
+    """Where an outbox row is: pending, sending (leased), then sent, failed or cancelled."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    # Never sent on purpose: a pre-send check found it stale (the reason is in last_error).
+    CANCELLED = "cancelled"
+
+
+class Channel(StrEnum):
+    """How an outbox row leaves: an SMS, a voice call to ``to``, or a pager event to ``target``."""
+
+    SMS = "sms"
+    VOICE = "voice"
+    PAGER = "pager"
+
+
+PENDING = OutboxStatus.PENDING
+SENDING = OutboxStatus.SENDING
+SENT = OutboxStatus.SENT
+FAILED = OutboxStatus.FAILED
+CANCELLED = OutboxStatus.CANCELLED
 # Purposes no pre-send check may hold back: a page goes out whatever the hour.
 NEVER_HELD = frozenset({"page", "page_assign"})
 
@@ -92,8 +111,7 @@ class NewSms:
     dedupe_key: str | None = None
     priority: int = 0
     not_before: datetime | None = None
-    # "sms", "voice" (a call to ``to``) or "pager" (an Events API post to ``target``).
-    channel: str = "sms"
+    channel: str = Channel.SMS
     target: str | None = None
 
 
@@ -186,7 +204,7 @@ class Claimed:
     to: str
     body: str
     attempt: int
-    channel: str = "sms"
+    channel: str = Channel.SMS
     # For the send-time checks and the page-latency histogram: what the message is and when
     # it was queued.
     purpose: str = ""
@@ -224,12 +242,12 @@ def _pager_events_in_order() -> ColumnElement[bool]:
     """
     earlier = aliased(OutboxMessage)
     blocked = exists().where(
-        earlier.channel == "pager",
+        earlier.channel == Channel.PAGER,
         earlier.escalation_id == OutboxMessage.escalation_id,
         earlier.id < OutboxMessage.id,
         earlier.status.in_([PENDING, SENDING]),
     )
-    return or_(OutboxMessage.channel != "pager", ~blocked)
+    return or_(OutboxMessage.channel != Channel.PAGER, ~blocked)
 
 
 FailureListener = Callable[[Session, OutboxMessage, datetime], None]
@@ -272,7 +290,7 @@ class Dispatcher:
     channels: dict[str, SmsSender] = field(default_factory=dict)
 
     def _sender_for(self, channel: str) -> SmsSender:
-        if channel == "sms":
+        if channel == Channel.SMS:
             return self.sender
         return self.channels.get(channel) or _NoChannel(channel)
 
@@ -385,7 +403,7 @@ class Dispatcher:
                 to=item.to,
                 body=item.body,
                 # Calls and pager events carry their own callbacks (or none).
-                status_callback=self.status_callback_url if item.channel == "sms" else None,
+                status_callback=self.status_callback_url if item.channel == Channel.SMS else None,
             )
         except SmsError as error:
             return self._record_failure(item, error)

@@ -17,7 +17,7 @@ from services.errors import Forbidden, Invalid, RateLimited, Unauthorized
 from services.passwords import hash_secret, password_problems, verify_secret
 from services.phones import normalize_e164
 from store.dialects import is_postgresql
-from store.models import ActivationCode, AuthFailure, AuthSession, PatientProfile, User
+from store.models import ActivationCode, AuthFailure, AuthSession, PatientProfile, Role, User
 
 ACTIVATION_CODE_TTL = timedelta(hours=24)
 ACTIVATION_MAX_ATTEMPTS = 5
@@ -236,7 +236,7 @@ def activate(
         raise Invalid({"password": problems})
     normalized = normalize_e164(phone) or phone
     user = session.scalars(
-        select(User).where(User.phone == normalized, User.role == "patient")
+        select(User).where(User.phone == normalized, User.role == Role.PATIENT)
     ).first()
     try:
         _throttle(

@@ -17,7 +17,7 @@ from clinical import cohort
 from services import audit
 from services.errors import NotFound
 from store.dialects import is_postgresql
-from store.models import Clinic, EligibilityScreening, PatientProfile, User
+from store.models import Clinic, EligibilityScreening, PatientProfile, Role, User
 from store.reports import Phq9Checkin
 from store.schedule import TreatmentSession
 
@@ -309,7 +309,7 @@ def load_courses(session: Session, *, clinic_id: int, secret: str) -> list[cohor
 
 def _clinic_for(session: Session, *, viewer: User, clinic_id: int) -> Clinic:
     clinic = session.get(Clinic, clinic_id)
-    if clinic is None or (viewer.role != "admin" and viewer.clinic_id != clinic_id):
+    if clinic is None or (viewer.role != Role.ADMIN and viewer.clinic_id != clinic_id):
         raise NotFound("No such clinic.")
     return clinic
 

@@ -18,11 +18,11 @@ from services.auth import new_activation_code
 from services.clinics import ensure_unique_contact
 from services.errors import Invalid, NotFound
 from services.pagination import Page, paginate
-from store.models import Clinic, EligibilityScreening, PatientProfile, User
+from store.models import Clinic, EligibilityScreening, PatientProfile, Role, User
 
 ACTIVATION_PURPOSE = "activation"
 SCREENING_VERSION = "eligibility-1"
-PHASES = ("acute", "maintenance", "follow_up", "completed")
+PHASES = calendar.PHASES
 # Changes that move the calendar: the interval, the phase, reminder times (zone), ASRM tasks.
 REPLAN_FIELDS = frozenset(
     {"maintenance_interval_days", "phase", "timezone", "bipolar", "acute_target_sessions"}
@@ -37,7 +37,7 @@ def _care_team(session: Session, *, clinic_id: int, ids: Sequence[int]) -> list[
         for u in session.scalars(
             select(User).where(
                 User.id.in_(wanted),
-                User.role == "clinician",
+                User.role == Role.CLINICIAN,
                 User.clinic_id == clinic_id,
                 User.deleted_at.is_(None),
             )
@@ -119,7 +119,7 @@ def enroll_patient(
     ensure_unique_contact(session, email=None, phone=phone)
     care_team = _care_team(session, clinic_id=clinic_id, ids=data.get("care_team") or [])
     user = User(
-        role="patient",
+        role=Role.PATIENT,
         clinic_id=clinic_id,
         name=data["name"],
         phone=phone,
@@ -135,8 +135,10 @@ def enroll_patient(
         timezone=data["timezone"],
         bipolar=data["bipolar"],
         weight_kg=data["weight_kg"],
-        phase="acute",
-        maintenance_interval_days=data.get("maintenance_interval_days", 3),
+        phase=calendar.ACUTE,
+        maintenance_interval_days=data.get(
+            "maintenance_interval_days", calendar.DEFAULT_MAINTENANCE_INTERVAL_DAYS
+        ),
         acute_target_sessions=data.get("acute_target_sessions", calendar.ACUTE_MIN_SESSIONS),
         status="enrolled",
         enrolled_at=now,

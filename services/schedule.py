@@ -22,18 +22,18 @@ from services import audit
 from services.clinics import DEFAULT_POLICY, effective_policy
 from services.errors import Invalid, NotFound
 from store.models import Clinic, PatientProfile, User
-from store.schedule import Task, TreatmentSession
+from store.schedule import Task, TaskStatus, TreatmentSession
 
 log = logging.getLogger("tandem.schedule")
 
-OPEN = "open"
-DONE = "done"
-MISSED = "missed"
-CANCELLED = "cancelled"
+OPEN = TaskStatus.OPEN
+DONE = TaskStatus.DONE
+MISSED = TaskStatus.MISSED
+CANCELLED = TaskStatus.CANCELLED
 
 # PHQ-9 item 9 asked alone, after a check-in skipped it (rules-2); answered at
 # POST /api/v1/checkins/phq9-item9.
-TASK_ITEM9 = "phq9_item9"
+TASK_ITEM9 = calendar.TaskKind.PHQ9_ITEM9
 # Tasks the rules open outside the calendar's plan; re-planning leaves them alone.
 RECHECK_PREFIX = "relapse_recheck:"
 ITEM9_PREFIX = "item9_reask:"

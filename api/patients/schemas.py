@@ -14,6 +14,7 @@ from api.fields import (
     StrictNumber,
     TimeZone,
 )
+from clinical.calendar import DEFAULT_MAINTENANCE_INTERVAL_DAYS
 from services.patients import PHASES
 
 INTERVAL = validate.Range(2, 28, error="Must be a whole number of days from 2 to 28.")
@@ -59,7 +60,9 @@ class PatientIn(Schema):
     )
     care_team = fields.List(Id(), load_default=list, validate=validate.Length(max=20))
     screening = fields.Nested(ScreeningIn, required=True)
-    maintenance_interval_days = StrictInteger(load_default=3, validate=INTERVAL)
+    maintenance_interval_days = StrictInteger(
+        load_default=DEFAULT_MAINTENANCE_INTERVAL_DAYS, validate=INTERVAL
+    )
     acute_target_sessions = StrictInteger(
         load_default=6, validate=ACUTE_TARGET, metadata=ACUTE_TARGET_DOC
     )
