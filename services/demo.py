@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from services import clinics, demo_cohort, patients, selfreport, sessions
 from services.passwords import hash_secret
 from services.runtime import Runtime
-from store.models import Clinic, Role, User
+from store.models import Clinic, User
 
 DEMO_CLINIC = "Tandem Demo Clinic"
 # Fictional numbers only (the 555-01xx range).
@@ -126,7 +126,7 @@ def seed(rt: Runtime) -> Iterator[str]:
         clinics.create_staff(
             session,
             actor=None,
-            role=Role.ADMIN,
+            role="admin",
             name="Demo Admin",
             email="admin@demo.tandem.example",
             phone=None,
@@ -135,7 +135,7 @@ def seed(rt: Runtime) -> Iterator[str]:
             on_call_tier=None,
             now=now,
         )
-        logins.append((Role.ADMIN, "admin@demo.tandem.example", admin_password))
+        logins.append(("admin", "admin@demo.tandem.example", admin_password))
         staff: list[User] = []
         enrolled: list[User] = []
         for name, email, phone, tier in CLINICIANS:
@@ -144,7 +144,7 @@ def seed(rt: Runtime) -> Iterator[str]:
                 clinics.create_staff(
                     session,
                     actor=None,
-                    role=Role.CLINICIAN,
+                    role="clinician",
                     name=name,
                     email=email,
                     phone=phone,
@@ -173,7 +173,7 @@ def seed(rt: Runtime) -> Iterator[str]:
             password = secrets.token_urlsafe(12)
             profile.user.password_hash = hash_secret(password)
             profile.activated_at = now
-            logins.append((Role.PATIENT, phone, password))
+            logins.append(("patient", phone, password))
             _history(session, clinician=staff[0], patient=profile.user, now=now)
             enrolled.append(profile.user)
         cohort = demo_cohort.grow(

@@ -268,10 +268,10 @@ def grow(
                     rng=rng,
                 )
             if stopped_early:
-                profile.phase_override = calendar.FOLLOW_UP
+                profile.phase_override = "follow_up"
             elif acute_end < now - timedelta(days=60):
                 # Past the maintenance months the demo does not model: followed up only.
-                profile.phase_override = calendar.FOLLOW_UP
+                profile.phase_override = "follow_up"
         session.flush()
         schedule.replan_patient(session, patient=profile, now=now)
         made.append(DemoPatient(user_id=uid, kind=kind, relapse_at_months=relapse_at))

@@ -47,17 +47,14 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-def put_schedule(
+def _check_schedule(
     session: Session,
     *,
-    viewer: User,
     clinic_id: int,
     tiers: Mapping[str, Mapping[str, Any]],
     overrides: Sequence[Mapping[str, Any]],
-    now: datetime,
-) -> OnCallSchedule:
-    """Replace the clinic's schedule (422 naming each bad field; nothing stored then)."""
-    _clinic_for(session, viewer=viewer, clinic_id=clinic_id)
+) -> None:
+    """422 naming each rotation or override that is not the clinic's or overlaps another."""
     staff = {
         u.id
         for u in session.scalars(
@@ -91,6 +88,20 @@ def put_schedule(
         )
     if errors:
         raise Invalid(errors)
+
+
+def put_schedule(
+    session: Session,
+    *,
+    viewer: User,
+    clinic_id: int,
+    tiers: Mapping[str, Mapping[str, Any]],
+    overrides: Sequence[Mapping[str, Any]],
+    now: datetime,
+) -> OnCallSchedule:
+    """Replace the clinic's schedule (422 naming each bad field; nothing stored then)."""
+    _clinic_for(session, viewer=viewer, clinic_id=clinic_id)
+    _check_schedule(session, clinic_id=clinic_id, tiers=tiers, overrides=overrides)
     stored_tiers = {
         str(number): {
             "rotation": list(tier["rotation"]),

@@ -78,43 +78,10 @@ def enroll_patient(
     """Screen, record the screening, create the patient and queue the activation SMS."""
     assert clinician.clinic_id is not None
     clinic_id = clinician.clinic_id
-    requested_clinic = data.get("clinic_id")
-    if requested_clinic is not None and requested_clinic != clinic_id:
+    if data.get("clinic_id") not in (None, clinic_id):
         raise NotFound("No such clinic.")
     screening = screening_from(data["screening"])
-    clinic = session.get(Clinic, clinic_id)
-    thresholds = escalations.clinic_rules(clinic) if clinic is not None else rules.DEFAULTS
-    result = eligibility.screen(
-        screening,
-        min_phq9=thresholds.eligibility_min_phq9,
-        min_madrs=thresholds.eligibility_min_madrs,
-    )
-    record = EligibilityScreening(
-        clinic_id=clinic_id,
-        screened_by=clinician.id,
-        answers=_jsonable(asdict(screening)),
-        eligible=result.eligible,
-        unmet={k: list(v) for k, v in result.unmet.items()},
-        rules_version=SCREENING_VERSION,
-        screened_at=now,
-    )
-    session.add(record)
-    if not result.eligible:
-        session.flush()
-        audit.record(
-            session,
-            actor=clinician,
-            action="screening.ineligible",
-            target_type="screening",
-            target_id=record.id,
-            now=now,
-        )
-        raise Invalid(
-            {k: list(v) for k, v in result.unmet.items()},
-            "The patient does not meet the protocol's eligibility criteria; "
-            "the screening was recorded.",
-            keep_changes=True,
-        )
+    record = _record_screening(session, clinician=clinician, screening=screening, now=now)
     phone = data["phone"]
     ensure_unique_contact(session, email=None, phone=phone)
     care_team = _care_team(session, clinic_id=clinic_id, ids=data.get("care_team") or [])
@@ -171,6 +138,48 @@ def enroll_patient(
         now=now,
     )
     return profile
+
+
+def _record_screening(
+    session: Session, *, clinician: User, screening: eligibility.Screening, now: datetime
+) -> EligibilityScreening:
+    """Screen under the clinic's thresholds and record it; 422 (the record kept) if ineligible."""
+    assert clinician.clinic_id is not None
+    clinic_id = clinician.clinic_id
+    clinic = session.get(Clinic, clinic_id)
+    thresholds = escalations.clinic_rules(clinic) if clinic is not None else rules.DEFAULTS
+    result = eligibility.screen(
+        screening,
+        min_phq9=thresholds.eligibility_min_phq9,
+        min_madrs=thresholds.eligibility_min_madrs,
+    )
+    record = EligibilityScreening(
+        clinic_id=clinic_id,
+        screened_by=clinician.id,
+        answers=_jsonable(asdict(screening)),
+        eligible=result.eligible,
+        unmet={k: list(v) for k, v in result.unmet.items()},
+        rules_version=SCREENING_VERSION,
+        screened_at=now,
+    )
+    session.add(record)
+    if not result.eligible:
+        session.flush()
+        audit.record(
+            session,
+            actor=clinician,
+            action="screening.ineligible",
+            target_type="screening",
+            target_id=record.id,
+            now=now,
+        )
+        raise Invalid(
+            {k: list(v) for k, v in result.unmet.items()},
+            "The patient does not meet the protocol's eligibility criteria; "
+            "the screening was recorded.",
+            keep_changes=True,
+        )
+    return record
 
 
 def _jsonable(value: Any) -> Any:

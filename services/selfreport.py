@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from clinical import asrm as asrm_scale
-from clinical import calendar, crisis, phq9, rules
+from clinical import crisis, phq9, rules
 from clinical import outcomes as course_outcomes
 from clinical import symptoms as symptom_scale
 from clinical.errors import InvalidInput
@@ -26,7 +26,7 @@ from services.errors import Forbidden, Invalid, NotFound
 from services.escalations import EscalationRef
 from services.pagination import paginate
 from services.patients import get_patient
-from store.models import Clinic, PatientProfile, Role, User
+from store.models import Clinic, PatientProfile, User
 from store.reports import Phq9Checkin, SymptomReportRecord
 from store.schedule import TreatmentSession
 
@@ -37,11 +37,11 @@ MAX_ANSWER_AGE = timedelta(days=7)
 
 PHQ9_SOURCE = "phq9"
 REPORT_SOURCE = "symptom_report"
-PHQ9_TASK = calendar.TASK_PHQ9
-REPORT_TASK = calendar.TASK_SYMPTOM_REPORT
+PHQ9_TASK = "phq9"
+REPORT_TASK = "symptom_report"
 # The mood check a bipolar patient is asked beside a PHQ-9: answered by any submission that
 # carries the five ASRM items (a PHQ-9 with `asrm`, or a post-session report).
-ASRM_TASK = calendar.TASK_ASRM
+ASRM_TASK = "asrm"
 
 T = TypeVar("T")
 
@@ -126,7 +126,7 @@ def _patient_clinic_and_prior(
 
 
 def _only_patients(user: User) -> None:
-    if user.role != Role.PATIENT:
+    if user.role != "patient":
         raise Forbidden("Only patients submit check-ins and reports.")
 
 
@@ -444,12 +444,12 @@ def _score_report(
 
 def _visible_patient(session: Session, *, viewer: User, patient_id: int) -> PatientProfile:
     """The patient if the viewer may see them: themselves, or one of their clinic's."""
-    if viewer.role == Role.PATIENT:
+    if viewer.role == "patient":
         profile = session.get(PatientProfile, viewer.id)
         if profile is None or patient_id != viewer.id:
             raise NotFound("No such patient.")
         return profile
-    if viewer.role == Role.CLINICIAN:
+    if viewer.role == "clinician":
         return get_patient(session, viewer=viewer, patient_id=patient_id)
     raise NotFound("No such patient.")
 

@@ -99,6 +99,41 @@ def _check_times(data: Mapping[str, Any], *, now: datetime) -> None:
         raise Invalid(errors)
 
 
+def _new_session(
+    profile: PatientProfile,
+    *,
+    clinician: User,
+    data: Mapping[str, Any],
+    live: bool,
+    now: datetime,
+) -> tuple[TreatmentSession, list[VitalsReading]]:
+    """The session row and its readings (in time order on the row), not yet added."""
+    record = TreatmentSession(
+        patient_id=profile.user_id,
+        clinic_id=profile.clinic_id,
+        started_at=data["started_at"],
+        ketamine_mg_per_kg=data["ketamine_mg_per_kg"],
+        ketamine_infusion_minutes=data["ketamine_infusion_minutes"],
+        tms_minutes=data["tms_minutes"],
+        notes=data.get("notes"),
+        recorded_by=clinician.id,
+        recorded_at=now,
+        status=IN_PROGRESS if live else COMPLETED,
+    )
+    readings = [
+        VitalsReading(
+            at=v["at"],
+            systolic=v["systolic"],
+            diastolic=v["diastolic"],
+            heart_rate=v.get("heart_rate"),
+            spo2=v.get("spo2"),
+        )
+        for v in data.get("vitals") or []
+    ]
+    record.vitals = sorted(readings, key=lambda r: r.at)
+    return record, readings
+
+
 def record_session(
     session: Session,
     *,
@@ -125,29 +160,7 @@ def record_session(
     if duplicate is not None:
         raise Conflict(f"Session {duplicate} already starts at this time.")
     live = data.get("status") == IN_PROGRESS
-    record = TreatmentSession(
-        patient_id=profile.user_id,
-        clinic_id=profile.clinic_id,
-        started_at=started_at,
-        ketamine_mg_per_kg=data["ketamine_mg_per_kg"],
-        ketamine_infusion_minutes=data["ketamine_infusion_minutes"],
-        tms_minutes=data["tms_minutes"],
-        notes=data.get("notes"),
-        recorded_by=clinician.id,
-        recorded_at=now,
-        status=IN_PROGRESS if live else COMPLETED,
-    )
-    readings = [
-        VitalsReading(
-            at=v["at"],
-            systolic=v["systolic"],
-            diastolic=v["diastolic"],
-            heart_rate=v.get("heart_rate"),
-            spo2=v.get("spo2"),
-        )
-        for v in data.get("vitals") or []
-    ]
-    record.vitals = sorted(readings, key=lambda r: r.at)
+    record, readings = _new_session(profile, clinician=clinician, data=data, live=live, now=now)
     clinic_rules = _clinic_rules(session, profile.clinic_id)
     record.warnings = rules.pre_dose_warnings(
         [_clinical(r) for r in readings], started_at=started_at, rules=clinic_rules

@@ -21,8 +21,8 @@ from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.escalations import Escalation
 from store.schedule import Task, TreatmentSession
-from tests.conftest import Auth
 from tests.escalations.support import TwilioStandIn
+from tests.support.suite import Auth
 from tests.support.world import World, patient_body
 
 X1 = "+12025550101"

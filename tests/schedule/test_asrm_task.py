@@ -19,9 +19,9 @@ from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.reports import Phq9Checkin
 from store.schedule import Task
-from tests.conftest import Auth
 from tests.schedule.support import record
-from tests.selfreport.conftest import report_body
+from tests.support.selfreport import report_body
+from tests.support.suite import Auth
 from tests.support.world import World
 
 TASKS = "/api/v1/me/tasks"

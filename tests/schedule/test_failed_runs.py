@@ -24,8 +24,8 @@ from store.dialects import is_postgresql
 from store.escalations import Escalation
 from store.models import JobRun, PatientProfile
 from store.schedule import Task
-from tests.conftest import Auth
 from tests.schedule.support import record, reminders
+from tests.support.suite import Auth
 from tests.support.world import World
 
 

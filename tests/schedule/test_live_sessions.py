@@ -19,7 +19,7 @@ from store.escalations import Escalation
 from store.models import Clinic, OutboxMessage, PatientProfile
 from store.reports import Item9Answer
 from store.schedule import Task, TreatmentSession, VitalsReading
-from tests.conftest import Auth
+from tests.support.suite import Auth
 from tests.support.world import World
 
 P = "/api/v1"

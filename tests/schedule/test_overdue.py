@@ -12,8 +12,8 @@ from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.escalations import Escalation, EscalationEvidence
 from store.models import Clinic, OutboxMessage
-from tests.conftest import Auth
 from tests.schedule.support import record
+from tests.support.suite import Auth
 from tests.support.world import World
 
 

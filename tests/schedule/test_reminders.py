@@ -19,7 +19,6 @@ from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.models import Clinic, PatientProfile, User
 from store.schedule import Task, TreatmentSession
-from tests.conftest import Auth
 from tests.schedule.support import (
     assert_no_phi,
     local,
@@ -28,6 +27,7 @@ from tests.schedule.support import (
     run_jobs,
     walk,
 )
+from tests.support.suite import Auth
 from tests.support.world import World
 
 NY = "America/New_York"

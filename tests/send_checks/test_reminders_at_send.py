@@ -18,11 +18,11 @@ from schedules import runs
 from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.models import OutboxMessage, SmsAttempt
-from tests.conftest import Auth
 from tests.escalations.support import SUICIDAL, TwilioStandIn
 from tests.escalations.test_opt_out import text_in
 from tests.schedule.support import record
-from tests.selfreport.conftest import report_body
+from tests.support.selfreport import report_body
+from tests.support.suite import Auth
 from tests.support.world import World
 
 NY = ZoneInfo("America/New_York")
