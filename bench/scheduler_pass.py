@@ -28,7 +28,8 @@ from sqlalchemy import func, select, text
 
 from config import load_settings
 from notifications.log_sms import LogSmsSender
-from services import schedule
+from schedules import runs
+from services import reminders
 from services.runtime import Runtime
 from store import Database, migrate
 from store.clock import FrozenClock
@@ -181,7 +182,7 @@ def reset(database: Database, due_ids: list[int]) -> None:
 
 
 def explain(database: Database) -> list[str]:
-    query = schedule.due_reminder_query(now=NOW, limit=DUE, dialect="postgresql")
+    query = reminders.due_reminder_query(database.engine, now=NOW, limit=DUE)
     compiled = query.compile(database.engine, compile_kwargs={"literal_binds": True})
     with database.engine.connect() as conn:
         return [row[0] for row in conn.execute(text(f"EXPLAIN {compiled}"))]
@@ -203,7 +204,7 @@ def measure(url: str, patients: int) -> dict[str, Any]:
     for _ in range(RUNS):
         reset(database, due_ids)
         t0 = time.perf_counter()
-        handled = schedule.queue_due_reminders(rt, limit=DUE)
+        handled = runs.reminder_batch(rt, limit=DUE)
         timings.append(time.perf_counter() - t0)
         assert handled == DUE, handled
         with database.session() as session:

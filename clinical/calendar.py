@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -48,16 +49,38 @@ QUIET_END = time(8, 0)
 NUDGE_AFTER = timedelta(hours=24)
 MAINTENANCE_REMINDER_TIME = time(9, 0)
 
-ACUTE = "acute"
-MAINTENANCE = "maintenance"
-FOLLOW_UP = "follow_up"
-COMPLETED = "completed"
-PHASES: tuple[str, ...] = (ACUTE, MAINTENANCE, FOLLOW_UP, COMPLETED)
 
-TASK_PHQ9 = "phq9"
-TASK_SYMPTOM_REPORT = "symptom_report"
-TASK_ASRM = "asrm"
-TASK_MAINTENANCE_SESSION = "maintenance_session"
+class Phase(StrEnum):
+    """A patient's phase of treatment (stored and shown as its string)."""
+
+    ACUTE = "acute"
+    MAINTENANCE = "maintenance"
+    FOLLOW_UP = "follow_up"
+    COMPLETED = "completed"
+
+
+ACUTE = Phase.ACUTE
+MAINTENANCE = Phase.MAINTENANCE
+FOLLOW_UP = Phase.FOLLOW_UP
+COMPLETED = Phase.COMPLETED
+PHASES: tuple[str, ...] = tuple(Phase)
+
+
+class TaskKind(StrEnum):
+    """What a task asks for (stored and shown as its string)."""
+
+    PHQ9 = "phq9"
+    SYMPTOM_REPORT = "symptom_report"
+    ASRM = "asrm"
+    MAINTENANCE_SESSION = "maintenance_session"
+    # PHQ-9 item 9 asked alone, after a check-in skipped it: opened by the rules, not planned.
+    PHQ9_ITEM9 = "phq9_item9"
+
+
+TASK_PHQ9 = TaskKind.PHQ9
+TASK_SYMPTOM_REPORT = TaskKind.SYMPTOM_REPORT
+TASK_ASRM = TaskKind.ASRM
+TASK_MAINTENANCE_SESSION = TaskKind.MAINTENANCE_SESSION
 TASK_KINDS: tuple[str, ...] = (TASK_PHQ9, TASK_SYMPTOM_REPORT, TASK_ASRM, TASK_MAINTENANCE_SESSION)
 
 

@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 
 from clinical.oncall import Override, Rotation, Schedule, on_call_now
 from notifications import pager, texts
-from notifications.outbox import PENDING, NewSms, enqueue_many
+from notifications.outbox import PENDING, Channel, NewSms, enqueue_many
 from store.escalations import Escalation
-from store.models import Clinic, OutboxMessage, SmsAttempt, User
+from store.models import Clinic, OutboxMessage, Role, SmsAttempt, User
 from store.oncall import OnCallSchedule
 
 VOICE_PURPOSE = "page_voice"
-VOICE_CHANNEL = "voice"
+VOICE_CHANNEL = Channel.VOICE
 CANCELED = "canceled"
 # Only urgent escalations ring a phone: the spoken text says "urgent".
 VOICE_PRIORITIES = ("urgent",)
@@ -31,7 +31,7 @@ DEFAULT_VOICE_AFTER_MINUTES = 5
 # of an urgent page: an SMS at night is easy to sleep through. An explicit list, even one
 # without a voice rule, is theirs to keep.
 DEFAULT_NOTIFY: tuple[dict[str, Any], ...] = (
-    {"channel": "sms", "after_minutes": 0},
+    {"channel": Channel.SMS.value, "after_minutes": 0},
     {"channel": VOICE_CHANNEL, "after_minutes": DEFAULT_VOICE_AFTER_MINUTES},
 )
 VOICE_OUTBOX_PRIORITY = 100
@@ -91,7 +91,7 @@ def scheduled_on_call(session: Session, *, clinic_id: int, at: datetime) -> dict
         user = session.get(User, person.clinician_id)
         if (
             user is not None
-            and user.role == "clinician"
+            and user.role == Role.CLINICIAN
             and user.clinic_id == clinic_id
             and user.is_active
             and user.deleted_at is None

@@ -21,15 +21,16 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import ColumnElement, exists, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from notifications.metrics import PAGE_LATENCY, SMS_SENT
 from notifications.sms import SendResult, SmsError, SmsSender
 from store import Database, after_commit
 from store.clock import Clock
+from store.dialects import for_update, insert_or_skip, is_postgresql
 from store.escalations import Escalation
 from store.models import Clinic, OutboxMessage, SmsAttempt, User
 
@@ -46,13 +47,31 @@ MAX_ATTEMPTS = 16
 BATCH_SIZE = 50
 DEFAULT_CONCURRENCY = 4
 
-# Statuses of an outbox row.
-PENDING = "pending"
-SENDING = "sending"
-SENT = "sent"
-FAILED = "failed"
-# Never sent on purpose: a pre-send check found it stale (the reason is in last_error).
-CANCELLED = "cancelled"
+
+class OutboxStatus(StrEnum):
+    """Where an outbox row is: pending, sending (leased), then sent, failed or cancelled."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    # Never sent on purpose: a pre-send check found it stale (the reason is in last_error).
+    CANCELLED = "cancelled"
+
+
+class Channel(StrEnum):
+    """How an outbox row leaves: an SMS, a voice call to ``to``, or a pager event to ``target``."""
+
+    SMS = "sms"
+    VOICE = "voice"
+    PAGER = "pager"
+
+
+PENDING = OutboxStatus.PENDING
+SENDING = OutboxStatus.SENDING
+SENT = OutboxStatus.SENT
+FAILED = OutboxStatus.FAILED
+CANCELLED = OutboxStatus.CANCELLED
 # Purposes no pre-send check may hold back: a page goes out whatever the hour.
 NEVER_HELD = frozenset({"page", "page_assign"})
 
@@ -93,8 +112,7 @@ class NewSms:
     dedupe_key: str | None = None
     priority: int = 0
     not_before: datetime | None = None
-    # "sms", "voice" (a call to ``to``) or "pager" (an Events API post to ``target``).
-    channel: str = "sms"
+    channel: str = Channel.SMS
     target: str | None = None
 
 
@@ -105,10 +123,8 @@ def enqueue_many(session: Session, messages: Sequence[NewSms], *, now: datetime)
     """
     if not messages:
         return []
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(OutboxMessage)
+        insert_or_skip(session, OutboxMessage)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(OutboxMessage.id)
     )
@@ -136,7 +152,7 @@ def enqueue_many(session: Session, messages: Sequence[NewSms], *, now: datetime)
     # Core, not the ORM: SQLAlchemy batches the rows into multi-row INSERTs ... RETURNING.
     ids = [row.id for row in session.connection().execute(statement, rows)]
     if ids:
-        if dialect == "postgresql":
+        if is_postgresql(session):
             session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
         after_commit(session, wake_dispatchers)
     return ids
@@ -189,7 +205,7 @@ class Claimed:
     to: str
     body: str
     attempt: int
-    channel: str = "sms"
+    channel: str = Channel.SMS
     # For the send-time checks and the page-latency histogram: what the message is and when
     # it was queued.
     purpose: str = ""
@@ -227,12 +243,12 @@ def _pager_events_in_order() -> ColumnElement[bool]:
     """
     earlier = aliased(OutboxMessage)
     blocked = exists().where(
-        earlier.channel == "pager",
+        earlier.channel == Channel.PAGER,
         earlier.escalation_id == OutboxMessage.escalation_id,
         earlier.id < OutboxMessage.id,
         earlier.status.in_([PENDING, SENDING]),
     )
-    return or_(OutboxMessage.channel != "pager", ~blocked)
+    return or_(OutboxMessage.channel != Channel.PAGER, ~blocked)
 
 
 FailureListener = Callable[[Session, OutboxMessage, datetime], None]
@@ -315,7 +331,7 @@ class Dispatcher:
     channels: dict[str, SmsSender] = field(default_factory=dict)
 
     def _sender_for(self, channel: str) -> SmsSender:
-        if channel == "sms":
+        if channel == Channel.SMS:
             return self.sender
         return self.channels.get(channel) or _NoChannel(channel)
 
@@ -399,8 +415,7 @@ class Dispatcher:
                 )
                 .limit(limit or self.batch_size)
             )
-            if self.database.dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True)
+            query = for_update(query, session, skip_locked=True)
             rows = session.scalars(query).all()
             suppressed = _demo_rows(session, [row.id for row in rows]) if rows else set()
             claimed = []
@@ -435,7 +450,7 @@ class Dispatcher:
                 to=item.to,
                 body=item.body,
                 # Calls and pager events carry their own callbacks (or none).
-                status_callback=self.status_callback_url if item.channel == "sms" else None,
+                status_callback=self.status_callback_url if item.channel == Channel.SMS else None,
             )
         except SmsError as error:
             return self._record_failure(item, error)
@@ -681,7 +696,7 @@ class DispatcherWorker:
     ) -> None:
         self.dispatcher = dispatcher
         self.sweep_seconds = sweep_seconds
-        postgres = dispatcher.database.dialect == "postgresql"
+        postgres = is_postgresql(dispatcher.database.engine)
         # LISTEN by default whenever the outbox lives in PostgreSQL.
         self.listen = postgres if listen is None else listen
         # Sends wait on the network, so a burst of pages goes out over several connections;

@@ -21,13 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notifications import texts
-from notifications.outbox import NewSms, enqueue_many
+from notifications.outbox import Channel, NewSms, enqueue_many
 from notifications.sms import SendResult, SmsError, is_retryable_response
 from store.escalations import Escalation
 from store.models import Clinic, OutboxMessage
 
 PURPOSE = "pager_event"
-CHANNEL = "pager"
+CHANNEL = Channel.PAGER
 ACTIONS = ("trigger", "acknowledge", "resolve")
 SEVERITY = {"urgent": "critical", "high": "error", "routine": "info"}
 # Ahead of reminders, as pages are; the order among one escalation's events is by id.

@@ -11,8 +11,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from schedules import runs
 from schedules.escalations import advance_unacknowledged
-from services import clinical_timers, maintenance, schedule
 from services.runtime import Runtime
 
 log = logging.getLogger("tandem.scheduler")
@@ -82,15 +82,15 @@ def job_table(rt: Runtime) -> list[tuple[str, Callable[[], Any], dict[str, int]]
     """Every job: its fixed id, its work, and its interval."""
     return [
         (OUTBOX_SWEEP, rt.dispatcher.sweep, {"seconds": rt.settings.outbox_sweep_seconds}),
-        (PURGE, lambda: maintenance.purge_expired(rt), {"hours": 1}),
+        (PURGE, lambda: runs.purge(rt), {"hours": 1}),
         # Time-outs are minutes long; checking every 15 s keeps a tier's lateness small.
         (ESCALATION_TIMEOUTS, lambda: advance_unacknowledged(rt), {"seconds": 15}),
         # Reminders are planned to the minute; the overdue check has days of grace.
-        (DUE_REMINDERS, lambda: schedule.drain_due_reminders(rt), {"seconds": 60}),
-        (MISSED_TASKS, lambda: schedule.mark_missed(rt), {"minutes": 5}),
-        (OVERDUE_MAINTENANCE, lambda: schedule.check_overdue_maintenance(rt), {"minutes": 15}),
+        (DUE_REMINDERS, lambda: runs.due_reminders(rt), {"seconds": 60}),
+        (MISSED_TASKS, lambda: runs.missed_tasks(rt), {"minutes": 5}),
+        (OVERDUE_MAINTENANCE, lambda: runs.overdue_maintenance(rt), {"minutes": 15}),
         # A live reading is late after 20 minutes: a minute's resolution keeps the text timely.
-        (CLINICAL_TIMERS, lambda: clinical_timers.run_clinical_timers(rt), {"seconds": 60}),
+        (CLINICAL_TIMERS, lambda: runs.clinical_timers(rt), {"seconds": 60}),
     ]
 
 

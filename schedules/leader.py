@@ -36,11 +36,11 @@ from enum import Enum
 from typing import Protocol
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from services.operations import API_ROLE, SCHEDULER_ROLE, TIMER_LEASE
 from store import Database
 from store.clock import Clock
+from store.dialects import for_update, insert_or_skip
 from store.models import TimerLease
 
 log = logging.getLogger("tandem.leader")
@@ -95,9 +95,8 @@ class LeaseStore:
                 # Nobody ever led: a missing heartbeat is as old as this process. A
                 # scheduler starting beside us gets the first 30 s to claim the lead.
                 return Tick.STANDBY
-            insert = postgresql.insert if self.database.dialect == "postgresql" else sqlite.insert
             created = session.execute(
-                insert(TimerLease)
+                insert_or_skip(session, TimerLease)
                 .values(
                     name=LEASE_NAME,
                     holder=self.holder,
@@ -112,9 +111,7 @@ class LeaseStore:
             ).first()
             if created is not None:
                 return Tick.LEADING
-            query = select(TimerLease).where(TimerLease.name == LEASE_NAME)
-            if self.database.dialect == "postgresql":
-                query = query.with_for_update()
+            query = for_update(select(TimerLease).where(TimerLease.name == LEASE_NAME), session)
             lease = session.scalars(query).one()
             # A standby scheduler writes handback_requested_at at every tick: while it is
             # recent, a scheduler is alive and wants the lead.

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from services.errors import Forbidden
 from services.pagination import Page, paginate
 from store.escalations import Escalation
-from store.models import AuditEvent, User
+from store.models import AuditEvent, Role, User
 
 # Never in an event's detail: contact details, free text, secrets, answers, or the clinical
 # category of a flag (with the patient's id beside it, "kind": "suicidality" is PHI).
@@ -128,7 +128,7 @@ def record_login(
         action=action,
         target_type="user",
         target_id=user.id if user else None,
-        patient_id=user.id if user is not None and user.role == "patient" else None,
+        patient_id=user.id if user is not None and user.role == Role.PATIENT else None,
         now=now,
         detail={"reason": reason} if reason else None,
     )
@@ -150,7 +150,7 @@ def list_events(
     cursor: str | None,
 ) -> Page[AuditEvent]:
     """The trail, newest first (admin only)."""
-    if viewer.role != "admin":
+    if viewer.role != Role.ADMIN:
         raise Forbidden("Only an admin reads the audit trail.")
     query = select(AuditEvent)
     if filters.patient_id is not None:

@@ -16,7 +16,8 @@ from services import audit
 from services.errors import Forbidden, Invalid, RateLimited, Unauthorized
 from services.passwords import hash_secret, password_problems, verify_secret
 from services.phones import normalize_e164
-from store.models import ActivationCode, AuthFailure, AuthSession, PatientProfile, User
+from store.dialects import is_postgresql
+from store.models import ActivationCode, AuthFailure, AuthSession, PatientProfile, Role, User
 
 ACTIVATION_CODE_TTL = timedelta(hours=24)
 ACTIVATION_MAX_ATTEMPTS = 5
@@ -60,7 +61,7 @@ def _serialize(session: Session, *, scope: str, key: str) -> None:
     lock on the key, released at commit or rollback. SQLite: every transaction already
     begins IMMEDIATE (store.database), which serializes writers, so nothing more is needed.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         session.execute(
             select(func.pg_advisory_xact_lock(func.hashtextextended(f"{scope}:{key}", 0)))
         )
@@ -235,7 +236,7 @@ def activate(
         raise Invalid({"password": problems})
     normalized = normalize_e164(phone) or phone
     user = session.scalars(
-        select(User).where(User.phone == normalized, User.role == "patient")
+        select(User).where(User.phone == normalized, User.role == Role.PATIENT)
     ).first()
     try:
         _throttle(

@@ -16,7 +16,7 @@ from services import audit
 from services.auth import revoke_sessions
 from services.errors import Conflict, Invalid, NotFound
 from services.passwords import hash_secret
-from store.models import Clinic, User
+from store.models import Clinic, Role, User
 
 # The stored form of the product defaults (named once, in notifications.paging).
 DEFAULT_POLICY: dict[str, Any] = {
@@ -215,7 +215,7 @@ def create_staff(
 
 
 def list_clinicians(session: Session, *, clinic_id: int | None) -> list[User]:
-    query = select(User).where(User.role == "clinician", User.deleted_at.is_(None))
+    query = select(User).where(User.role == Role.CLINICIAN, User.deleted_at.is_(None))
     if clinic_id is not None:
         query = query.where(User.clinic_id == clinic_id)
     return list(session.scalars(query.order_by(User.id)))
@@ -227,7 +227,7 @@ def deactivate_clinician(
     """An admin disables a clinician: they cannot sign in, are not paged, and every session
     of theirs ends at once. Idempotent; 404 for anyone who is not a clinician."""
     user = session.get(User, clinician_id)
-    if user is None or user.role != "clinician" or user.deleted_at is not None:
+    if user is None or user.role != Role.CLINICIAN or user.deleted_at is not None:
         raise NotFound("No such clinician.")
     was_active = user.is_active
     user.is_active = False

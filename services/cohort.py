@@ -10,13 +10,14 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, String, cast, func, select, text
+from sqlalchemy import ColumnElement, Integer, String, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from clinical import cohort
 from services import audit
 from services.errors import NotFound
-from store.models import Clinic, EligibilityScreening, PatientProfile, User
+from store.dialects import is_postgresql
+from store.models import Clinic, EligibilityScreening, PatientProfile, Role, User
 from store.reports import Phq9Checkin
 from store.schedule import TreatmentSession
 
@@ -47,10 +48,8 @@ def pseudonym(secret: str, patient_id: int) -> str:
     return "P-" + digest.hexdigest()[:12]
 
 
-def _epoch(column: Any, dialect: str) -> ColumnElement[int]:
-    """Seconds since 1970 as an integer, so many times fit in one aggregated string."""
-    if dialect == "postgresql":
-        return cast(func.extract("epoch", column), BigInteger)
+def _epoch(column: Any) -> ColumnElement[int]:
+    """Seconds since 1970 as an integer (SQLite), so many times fit in one aggregated string."""
     return cast(func.strftime("%s", column), Integer)
 
 
@@ -63,12 +62,12 @@ def _num(value: str) -> float | None:
     return None if value == "" else float(value)
 
 
-def _courses_query(dialect: str, clinic_id: int) -> Any:
+def _courses_query(clinic_id: int) -> Any:
     checkins = (
         select(
             Phq9Checkin.patient_id.label("pid"),
             func.aggregate_strings(
-                cast(_epoch(Phq9Checkin.answered_at, dialect), String)
+                cast(_epoch(Phq9Checkin.answered_at), String)
                 + ":"
                 + cast(Phq9Checkin.id, String)
                 + ":"
@@ -84,7 +83,7 @@ def _courses_query(dialect: str, clinic_id: int) -> Any:
         select(
             TreatmentSession.patient_id.label("pid"),
             func.aggregate_strings(
-                cast(_epoch(TreatmentSession.started_at, dialect), String)
+                cast(_epoch(TreatmentSession.started_at), String)
                 + ":"
                 + cast(TreatmentSession.id, String)
                 + ":"
@@ -277,12 +276,11 @@ def _prior(answers: Any) -> tuple[str, ...]:
 
 def load_courses(session: Session, *, clinic_id: int, secret: str) -> list[cohort.Course]:
     """Every patient of the clinic as a plain Course, in one round trip (no N+1)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
+    if is_postgresql(session):
         return _picked_courses(session, clinic_id=clinic_id, secret=secret)
     # SQLite (one clinic, the embedded default): every check-in, aggregated per patient.
     courses = []
-    for row in session.execute(_courses_query(dialect, clinic_id)):
+    for row in session.execute(_courses_query(clinic_id)):
         pid, bipolar, phase, target, instrument, score, answers, c_points, s_points = row
         # Sorted by (answered time, id), as the rest of Tandem orders check-ins.
         c_rows = sorted((int(a), int(i), int(t)) for a, i, t in _points(c_points))
@@ -311,7 +309,7 @@ def load_courses(session: Session, *, clinic_id: int, secret: str) -> list[cohor
 
 def _clinic_for(session: Session, *, viewer: User, clinic_id: int) -> Clinic:
     clinic = session.get(Clinic, clinic_id)
-    if clinic is None or (viewer.role != "admin" and viewer.clinic_id != clinic_id):
+    if clinic is None or (viewer.role != Role.ADMIN and viewer.clinic_id != clinic_id):
         raise NotFound("No such clinic.")
     return clinic
 

@@ -18,7 +18,7 @@ from clinical import crisis, rules
 from services import escalations, schedule
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.escalations import EscalationRef
-from store.models import Clinic, PatientProfile, User
+from store.models import Clinic, PatientProfile, Role, User
 from store.reports import Item9Answer, Phq9Checkin
 from store.schedule import Task
 
@@ -45,7 +45,7 @@ def submit_item9(
     now: datetime,
 ) -> Item9Result:
     """Store the re-asked item 9, close its task and escalate as the original item 9 would."""
-    if patient.role != "patient":
+    if patient.role != Role.PATIENT:
         raise Forbidden("Only patients submit check-ins and reports.")
     resources = crisis.crisis_resources_for(item9=item9)
     when = answered_at or now

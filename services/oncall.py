@@ -18,20 +18,21 @@ from sqlalchemy.orm import Session
 from clinical.oncall import Override, on_call_now, overlapping_overrides
 from notifications import oncall as notify_oncall
 from notifications import texts
+from notifications.outbox import PENDING, SENDING, SENT, Channel
 from services import audit, escalations
 from services.clinics import ensure_unique_contact, get_clinic
 from services.errors import Forbidden, Invalid, NotFound
 from services.escalations import flow
 from services.escalations.state import add_event, locked
 from store.escalations import Escalation, Status
-from store.models import OutboxMessage, SmsAttempt, User
+from store.models import OutboxMessage, Role, SmsAttempt, User
 from store.oncall import OnCallSchedule
 
 if TYPE_CHECKING:
     from config import Settings
     from notifications.sms import SmsSender
 
-CHANNELS = ("sms", "voice")
+CHANNELS = (Channel.SMS, Channel.VOICE)
 # Twilio's final call statuses that mean nobody took the call: the chain moves on.
 CALL_NOT_ANSWERED = ("busy", "no-answer", "failed", "canceled")
 CALL_FINAL = ("completed", *CALL_NOT_ANSWERED)
@@ -39,7 +40,7 @@ CALL_FINAL = ("completed", *CALL_NOT_ANSWERED)
 
 def _clinic_for(session: Session, *, viewer: User, clinic_id: int) -> None:
     """404 unless the viewer is an admin or a clinician of this clinic."""
-    if viewer.role == "clinician" and viewer.clinic_id != clinic_id:
+    if viewer.role == Role.CLINICIAN and viewer.clinic_id != clinic_id:
         raise NotFound("No such clinic.")
     get_clinic(session, clinic_id=clinic_id)
 
@@ -61,7 +62,7 @@ def _check_schedule(
         for u in session.scalars(
             select(User).where(
                 User.clinic_id == clinic_id,
-                User.role == "clinician",
+                User.role == Role.CLINICIAN,
                 User.is_active.is_(True),
                 User.deleted_at.is_(None),
             )
@@ -204,9 +205,9 @@ def update_clinician(
 ) -> User:
     """Change name, phone, on_call_tier or notify (admin, or the clinician for themself)."""
     target = session.get(User, clinician_id)
-    if target is None or target.role != "clinician" or target.deleted_at is not None:
+    if target is None or target.role != Role.CLINICIAN or target.deleted_at is not None:
         raise NotFound("No such clinician.")
-    if viewer.role == "clinician" and viewer.id != target.id:
+    if viewer.role == Role.CLINICIAN and viewer.id != target.id:
         if viewer.clinic_id != target.clinic_id:
             raise NotFound("No such clinician.")
         raise Forbidden("A clinician may change only their own settings.")
@@ -357,8 +358,8 @@ def _call_not_answered(session: Session, row: OutboxMessage, *, now: datetime) -
         )
     ).all()
     if any(
-        o.status in ("pending", "sending")
-        or (o.status == "sent" and (o.delivery_status or "") not in CALL_FINAL)
+        o.status in (PENDING, SENDING)
+        or (o.status == SENT and (o.delivery_status or "") not in CALL_FINAL)
         for o in others
     ):
         return  # another call of this tier may still be answered
@@ -375,20 +376,20 @@ def build_channels(settings: Settings, sms: SmsSender) -> dict[str, SmsSender]:
     from notifications.voice import LogVoiceSender
 
     channels: dict[str, SmsSender] = {
-        "pager": EventsApiSender(timeout=settings.twilio_timeout_seconds)
+        Channel.PAGER: EventsApiSender(timeout=settings.twilio_timeout_seconds)
     }
     base = settings.public_base_url
     if isinstance(sms, TwilioSmsSender):
         if base:
             # Without a public URL Twilio could not fetch the call's words: no voice sender,
             # so such rows fail for good (recorded) instead of ringing a silent phone.
-            channels["voice"] = TwilioVoiceSender(
+            channels[Channel.VOICE] = TwilioVoiceSender(
                 sms,
                 twiml_url=f"{base}/webhooks/twilio/voice",
                 status_callback=f"{base}/webhooks/twilio/voice/status",
             )
     else:
-        channels["voice"] = LogVoiceSender()
+        channels[Channel.VOICE] = LogVoiceSender()
     return channels
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
+from notifications import outbox
 from services.runtime import Runtime
 from store.escalations import Escalation
 from store.models import JobRun, OutboxMessage, TimerLease
@@ -140,7 +141,7 @@ def outbox_backlog(session: Session, now: datetime) -> tuple[int, float]:
     pending = session.scalar(
         select(func.count())
         .select_from(OutboxMessage)
-        .where(OutboxMessage.status.in_(["pending", "sending"]))
+        .where(OutboxMessage.status.in_([outbox.PENDING, outbox.SENDING]))
     )
     since = case(
         (OutboxMessage.attempts == 0, OutboxMessage.next_attempt_at),
@@ -148,7 +149,7 @@ def outbox_backlog(session: Session, now: datetime) -> tuple[int, float]:
     )
     oldest = session.scalar(
         select(func.min(since, type_=UTCDateTime())).where(
-            OutboxMessage.status.in_(["pending", "sending"]),
+            OutboxMessage.status.in_([outbox.PENDING, outbox.SENDING]),
             or_(OutboxMessage.attempts > 0, OutboxMessage.next_attempt_at <= now),
         )
     )

@@ -10,10 +10,13 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("tandem-timing-equaliser")
 
 
-def use_fast_hashing() -> None:
-    """Cheap argon2 parameters for the test profile only (hashes stay verifiable)."""
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Hash and verify with ``hasher`` from now on (the runtime's, e.g. cheap in the tests).
+
+    Hashes made with other argon2 parameters stay verifiable: they carry their own.
+    """
     global _hasher, _DUMMY_HASH
-    _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    _hasher = hasher
     _DUMMY_HASH = _hasher.hash("tandem-timing-equaliser")
 
 

@@ -18,11 +18,11 @@ from services.auth import new_activation_code
 from services.clinics import ensure_unique_contact
 from services.errors import Invalid, NotFound
 from services.pagination import Page, paginate
-from store.models import Clinic, EligibilityScreening, PatientProfile, User
+from store.models import Clinic, EligibilityScreening, PatientProfile, Role, User
 
 ACTIVATION_PURPOSE = "activation"
 SCREENING_VERSION = "eligibility-1"
-PHASES = ("acute", "maintenance", "follow_up", "completed")
+PHASES = calendar.PHASES
 # Changes that move the calendar: the interval, the phase, reminder times (zone), ASRM tasks.
 REPLAN_FIELDS = frozenset(
     {"maintenance_interval_days", "phase", "timezone", "bipolar", "acute_target_sessions"}
@@ -37,7 +37,7 @@ def _care_team(session: Session, *, clinic_id: int, ids: Sequence[int]) -> list[
         for u in session.scalars(
             select(User).where(
                 User.id.in_(wanted),
-                User.role == "clinician",
+                User.role == Role.CLINICIAN,
                 User.clinic_id == clinic_id,
                 User.deleted_at.is_(None),
             )
@@ -78,10 +78,74 @@ def enroll_patient(
     """Screen, record the screening, create the patient and queue the activation SMS."""
     assert clinician.clinic_id is not None
     clinic_id = clinician.clinic_id
-    requested_clinic = data.get("clinic_id")
-    if requested_clinic is not None and requested_clinic != clinic_id:
+    if data.get("clinic_id") not in (None, clinic_id):
         raise NotFound("No such clinic.")
     screening = screening_from(data["screening"])
+    record = _record_screening(session, clinician=clinician, screening=screening, now=now)
+    phone = data["phone"]
+    ensure_unique_contact(session, email=None, phone=phone)
+    care_team = _care_team(session, clinic_id=clinic_id, ids=data.get("care_team") or [])
+    user = User(
+        role=Role.PATIENT,
+        clinic_id=clinic_id,
+        name=data["name"],
+        phone=phone,
+        password_hash=None,
+        is_active=True,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    profile = PatientProfile(
+        user_id=user.id,
+        clinic_id=clinic_id,
+        timezone=data["timezone"],
+        bipolar=data["bipolar"],
+        weight_kg=data["weight_kg"],
+        phase=calendar.ACUTE,
+        maintenance_interval_days=data.get(
+            "maintenance_interval_days", calendar.DEFAULT_MAINTENANCE_INTERVAL_DAYS
+        ),
+        acute_target_sessions=data.get("acute_target_sessions", calendar.ACUTE_MIN_SESSIONS),
+        status="enrolled",
+        enrolled_at=now,
+        enrolled_by=clinician.id,
+        baseline_phq9=eligibility.baseline_phq9(screening),
+        baseline_instrument=screening.baseline_instrument,
+        baseline_score=screening.baseline_score,
+    )
+    profile.care_team = care_team
+    session.add(profile)
+    record.patient_id = user.id
+    code = new_activation_code(session, user=user, now=now)
+    enqueue_sms(
+        session,
+        to=phone,
+        body=texts.activation_code(code),
+        purpose=ACTIVATION_PURPOSE,
+        recipient_id=user.id,
+        now=now,
+    )
+    session.flush()
+    schedule.replan_patient(session, patient=profile, now=now)
+    schedule.open_pre_treatment_task(session, patient=profile, now=now)
+    audit.record(
+        session,
+        actor=clinician,
+        action="patient.enroll",
+        target_type="patient",
+        target_id=user.id,
+        now=now,
+    )
+    return profile
+
+
+def _record_screening(
+    session: Session, *, clinician: User, screening: eligibility.Screening, now: datetime
+) -> EligibilityScreening:
+    """Screen under the clinic's thresholds and record it; 422 (the record kept) if ineligible."""
+    assert clinician.clinic_id is not None
+    clinic_id = clinician.clinic_id
     clinic = session.get(Clinic, clinic_id)
     thresholds = escalations.clinic_rules(clinic) if clinic is not None else rules.DEFAULTS
     result = eligibility.screen(
@@ -115,60 +179,7 @@ def enroll_patient(
             "the screening was recorded.",
             keep_changes=True,
         )
-    phone = data["phone"]
-    ensure_unique_contact(session, email=None, phone=phone)
-    care_team = _care_team(session, clinic_id=clinic_id, ids=data.get("care_team") or [])
-    user = User(
-        role="patient",
-        clinic_id=clinic_id,
-        name=data["name"],
-        phone=phone,
-        password_hash=None,
-        is_active=True,
-        created_at=now,
-    )
-    session.add(user)
-    session.flush()
-    profile = PatientProfile(
-        user_id=user.id,
-        clinic_id=clinic_id,
-        timezone=data["timezone"],
-        bipolar=data["bipolar"],
-        weight_kg=data["weight_kg"],
-        phase="acute",
-        maintenance_interval_days=data.get("maintenance_interval_days", 3),
-        acute_target_sessions=data.get("acute_target_sessions", calendar.ACUTE_MIN_SESSIONS),
-        status="enrolled",
-        enrolled_at=now,
-        enrolled_by=clinician.id,
-        baseline_phq9=eligibility.baseline_phq9(screening),
-        baseline_instrument=screening.baseline_instrument,
-        baseline_score=screening.baseline_score,
-    )
-    profile.care_team = care_team
-    session.add(profile)
-    record.patient_id = user.id
-    code = new_activation_code(session, user=user, now=now)
-    enqueue_sms(
-        session,
-        to=phone,
-        body=texts.activation_code(code),
-        purpose=ACTIVATION_PURPOSE,
-        recipient_id=user.id,
-        now=now,
-    )
-    session.flush()
-    schedule.replan_patient(session, patient=profile, now=now)
-    schedule.open_pre_treatment_task(session, patient=profile, now=now)
-    audit.record(
-        session,
-        actor=clinician,
-        action="patient.enroll",
-        target_type="patient",
-        target_id=user.id,
-        now=now,
-    )
-    return profile
+    return record
 
 
 def _jsonable(value: Any) -> Any:

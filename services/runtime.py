@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from argon2 import PasswordHasher
+
 from config import Settings
 from notifications.outbox import Dispatcher
 from notifications.sms import SmsSender
@@ -42,15 +44,18 @@ class Runtime:
     database: Database
     sms: SmsSender
     clock: Clock = field(default_factory=SystemClock)
+    # The password hasher this process uses; None keeps argon2's defaults (the tests pass a
+    # cheap one so thousands of logins stay fast).
+    hasher: PasswordHasher | None = None
     dispatcher: Dispatcher = field(init=False)
     # When this process's runtime was built (monotonic), for readiness grace periods.
     started: float = field(default_factory=time.monotonic, init=False)
 
     def __post_init__(self) -> None:
-        if self.settings.env == "test":
-            from services.passwords import use_fast_hashing
+        if self.hasher is not None:
+            from services.passwords import use_hasher
 
-            use_fast_hashing()
+            use_hasher(self.hasher)
         self.dispatcher = Dispatcher(
             database=self.database,
             sender=self.sms,
@@ -74,7 +79,7 @@ class Runtime:
         self.dispatcher.channels.update(build_channels(self.settings, self.sms))
         self.dispatcher.failure_listeners.append(call_undeliverable)
         # A reminder is checked again as it is sent: quiet hours, opt-out, the task's state.
-        from services.schedule import REMINDER_PURPOSE, reminder_pre_send
+        from services.reminders import REMINDER_PURPOSE, reminder_pre_send
 
         self.dispatcher.add_pre_send_check(REMINDER_PURPOSE, reminder_pre_send)
         from services.patients import ACTIVATION_PURPOSE
@@ -90,6 +95,7 @@ class Runtime:
         database: Database | None = None,
         sms: SmsSender | None = None,
         clock: Clock | None = None,
+        hasher: PasswordHasher | None = None,
     ) -> Runtime:
         """Build the runtime, letting tests substitute real parts configured differently."""
         return cls(
@@ -97,4 +103,5 @@ class Runtime:
             database=database or Database(settings.database_url),
             sms=sms or build_sms_sender(settings),
             clock=clock or SystemClock(),
+            hasher=hasher,
         )

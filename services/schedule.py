@@ -1,9 +1,9 @@
-"""The protocol's calendar made concrete: task rows, reminders, missed tasks, overdue maintenance.
+"""The protocol's calendar made concrete: task rows, their reminder times, and answering them.
 
 `clinical.calendar.plan` says what a patient should be asked and when; `replan_patient` keeps
 one Task row per plan key in step with it. Jobs then work from those rows alone (what is due
 is rows, never process memory), so a restart or a second scheduler neither loses nor repeats
-a reminder: every reminder SMS carries the dedupe key ``reminder:<task id>:<n>``.
+a reminder (services.reminders); missed tasks and overdue maintenance are services.overdue.
 """
 
 from __future__ import annotations
@@ -12,36 +12,29 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from clinical import calendar, rules
-from notifications import outbox, texts
-from services import audit, escalations
+from clinical import calendar
+from services import audit
 from services.clinics import DEFAULT_POLICY, effective_policy
 from services.errors import Invalid, NotFound
 from store.locks import lock_patient
-from store.models import Clinic, OutboxMessage, PatientProfile, User
-from store.schedule import MaintenanceOverdueFlag, Task, TreatmentSession
-
-if TYPE_CHECKING:
-    from services.runtime import Runtime
+from store.models import Clinic, PatientProfile, User
+from store.schedule import Task, TaskStatus, TreatmentSession
 
 log = logging.getLogger("tandem.schedule")
 
-OPEN = "open"
-DONE = "done"
-MISSED = "missed"
-CANCELLED = "cancelled"
+OPEN = TaskStatus.OPEN
+DONE = TaskStatus.DONE
+MISSED = TaskStatus.MISSED
+CANCELLED = TaskStatus.CANCELLED
 
-REMINDER_PURPOSE = "reminder"
 # PHQ-9 item 9 asked alone, after a check-in skipped it (rules-2); answered at
 # POST /api/v1/checkins/phq9-item9.
-TASK_ITEM9 = "phq9_item9"
+TASK_ITEM9 = calendar.TaskKind.PHQ9_ITEM9
 # Tasks the rules open outside the calendar's plan; re-planning leaves them alone.
 RECHECK_PREFIX = "relapse_recheck:"
 ITEM9_PREFIX = "item9_reask:"
@@ -63,10 +56,6 @@ REMINDED = (
 )
 
 OPENING, NUDGE, NO_MORE = 0, 1, 2
-# A late opening reminder (a scheduler that was down) never has its nudge hard on its heels.
-NUDGE_MIN_GAP = timedelta(hours=6)
-REMINDER_BATCH = 1000
-OVERDUE_BATCH = 500
 # The calendar's single "next maintenance session" becomes one row per last session, so a
 # new session fulfils the row (done) and the next due time starts a fresh row and reminders.
 MAINTENANCE_KEY = "maintenance:after:{session_id}"
@@ -408,385 +397,3 @@ def close_open_tasks(session: Session, *, patient_id: int, key_prefix: str, now:
         .execution_options(synchronize_session="fetch")
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-# --- Jobs ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Recipient:
-    phone: str | None
-    reachable: bool
-    tz: str
-    quiet: QuietHours
-
-
-def _recipients(session: Session, patient_ids: set[int]) -> dict[int, _Recipient]:
-    rows = session.execute(
-        select(
-            PatientProfile.user_id,
-            PatientProfile.timezone,
-            PatientProfile.clinic_id,
-            User.phone,
-            User.sms_opted_out,
-            User.is_active,
-            User.deleted_at,
-        )
-        .join(User, User.id == PatientProfile.user_id)
-        .where(PatientProfile.user_id.in_(patient_ids))
-    ).all()
-    clinic_ids = {row.clinic_id for row in rows}
-    clinics = {
-        c.id: quiet_hours(c)
-        for c in session.scalars(select(Clinic).where(Clinic.id.in_(clinic_ids)))
-    }
-    return {
-        row.user_id: _Recipient(
-            phone=row.phone,
-            reachable=bool(row.phone)
-            and not row.sms_opted_out
-            and row.is_active
-            and row.deleted_at is None,
-            tz=row.timezone,
-            quiet=clinics.get(row.clinic_id) or quiet_hours(None),
-        )
-        for row in rows
-    }
-
-
-def _reminder_text(task: Task, *, tz: str, now: datetime) -> str:
-    if task.kind == calendar.TASK_MAINTENANCE_SESSION:
-        zone = ZoneInfo(tz)
-        today = task.due_at.astimezone(zone).date() == now.astimezone(zone).date()
-        return texts.next_session_due_today() if today else texts.next_session_due()
-    return texts.checkin_reminder()
-
-
-def due_reminder_query(*, now: datetime, limit: int, dialect: str) -> Select[Any]:
-    """The claim: tasks whose reminder is due, oldest first, through the remind_at index."""
-    query = (
-        select(Task)
-        .where(Task.remind_at <= now, Task.status == OPEN)
-        .order_by(Task.remind_at)
-        .limit(limit)
-    )
-    if dialect == "postgresql":
-        # Rows another scheduler holds are skipped, not waited for.
-        query = query.with_for_update(skip_locked=True)
-    return query
-
-
-def queue_due_reminders(rt: Runtime, *, limit: int = REMINDER_BATCH) -> int:
-    """Queue the reminder SMS now due (one batch, one transaction); returns the tasks handled.
-
-    Rows are claimed with FOR UPDATE SKIP LOCKED on PostgreSQL, and each SMS carries the
-    dedupe key ``reminder:<task id>:<n>``, so a rerun or a second scheduler never sends twice.
-    """
-    now = rt.clock.now()
-    with rt.database.unit_of_work() as session:
-        query = due_reminder_query(now=now, limit=limit, dialect=session.get_bind().dialect.name)
-        tasks = list(session.scalars(query))
-        if not tasks:
-            return 0
-        recipients = _recipients(session, {t.patient_id for t in tasks})
-        with session.no_autoflush:
-            outgoing = [
-                sms
-                for task in tasks
-                if (sms := _remind(task, recipients.get(task.patient_id), now=now)) is not None
-            ]
-        _enqueue_reminders(session, outgoing, now=now)
-        session.flush()
-        return len(tasks)
-
-
-@dataclass(frozen=True, slots=True)
-class _Reminder:
-    to: str
-    body: str
-    recipient_id: int
-    dedupe_key: str
-
-
-def _remind(task: Task, recipient: _Recipient | None, *, now: datetime) -> _Reminder | None:
-    """Advance one claimed task past its due reminder; the SMS to queue, if any."""
-    task.updated_at = now
-    if recipient is None or task.expires_at <= now or task.kind not in REMINDED:
-        task.remind_at = None
-        return None
-    quiet = recipient.quiet
-    if calendar.in_quiet_hours(
-        at=now, tz=recipient.tz, quiet_start=quiet.start, quiet_end=quiet.end
-    ):
-        # Planned outside quiet hours, but the zone or the clinic's hours changed since.
-        task.remind_at = calendar.local_send_time(
-            due_at=now, tz=recipient.tz, quiet_start=quiet.start, quiet_end=quiet.end
-        )
-        return None
-    step = task.reminder_step
-    sms = None
-    if recipient.reachable:
-        assert recipient.phone is not None
-        n = task.reminders_sent
-        sms = _Reminder(
-            recipient.phone,
-            _reminder_text(task, tz=recipient.tz, now=now),
-            task.patient_id,
-            f"reminder:{task.id}:{n}",
-        )
-        # Queued now or by an earlier run: either way reminder n exists exactly once.
-        task.reminders_sent = n + 1
-    task.reminder_step = step + 1
-    task.remind_at = reminder_time(
-        kind=task.kind,
-        step=task.reminder_step,
-        due_at=task.due_at,
-        expires_at=task.expires_at,
-        tz=recipient.tz,
-        quiet=quiet,
-        earliest=now + NUDGE_MIN_GAP,
-    )
-    return sms
-
-
-def _enqueue_reminders(session: Session, outgoing: Sequence[_Reminder], *, now: datetime) -> None:
-    """Queue a whole batch at once: one multi-row INSERT keeps a 1,000-reminder pass fast."""
-    outbox.enqueue_many(
-        session,
-        [
-            outbox.NewSms(
-                to=sms.to,
-                body=sms.body,
-                purpose=REMINDER_PURPOSE,
-                recipient_id=sms.recipient_id,
-                dedupe_key=sms.dedupe_key,
-            )
-            for sms in outgoing
-        ],
-        now=now,
-    )
-
-
-def drain_due_reminders(rt: Runtime, *, max_batches: int = 50) -> int:
-    """Run reminder batches until none is full (each batch its own transaction)."""
-    handled = 0
-    for _ in range(max_batches):
-        batch = queue_due_reminders(rt)
-        handled += batch
-        if batch < REMINDER_BATCH:
-            break
-    return handled
-
-
-def reminder_pre_send(
-    session: Session, message: OutboxMessage, now: datetime
-) -> outbox.Hold | None:
-    """Re-check a queued reminder as it is about to be sent (the dispatcher's pre-send check).
-
-    What held when it was queued may not now: a Twilio outage or a backlog can carry it into
-    quiet hours, past its task being answered or expiring, or past the patient's STOP. Quiet
-    hours defer it to their end (patient's zone); the rest cancel it with the reason.
-    """
-    task_id = _reminder_task_id(message.dedupe_key)
-    task = session.get(Task, task_id) if task_id is not None else None
-    patient = (
-        session.get(PatientProfile, message.recipient_id)
-        if message.recipient_id is not None
-        else None
-    )
-    if patient is None:
-        # Not a patient's reminder as this module queues them (nothing to re-check against):
-        # sent as queued, since a check must never be the reason a message is lost.
-        return None
-    user = patient.user
-    if user.sms_opted_out:
-        return outbox.Hold("opted_out")
-    if not user.is_active or user.deleted_at is not None or user.phone != message.to_number:
-        return outbox.Hold("recipient_changed")
-    if task is not None:
-        if task.status != OPEN:
-            return outbox.Hold(f"task_{task.status}")
-        if task.expires_at <= now:
-            return outbox.Hold("task_expired")
-    quiet = quiet_hours(session.get(Clinic, patient.clinic_id))
-    if not calendar.in_quiet_hours(
-        at=now, tz=patient.timezone, quiet_start=quiet.start, quiet_end=quiet.end
-    ):
-        return None
-    until = calendar.local_send_time(
-        due_at=now, tz=patient.timezone, quiet_start=quiet.start, quiet_end=quiet.end
-    )
-    if task is not None and until >= task.expires_at:
-        return outbox.Hold("task_expires_in_quiet_hours")
-    body = _reminder_text(task, tz=patient.timezone, now=until) if task is not None else None
-    return outbox.Hold("quiet_hours", until=until, body=body if body != message.body else None)
-
-
-def _reminder_task_id(dedupe_key: str | None) -> int | None:
-    """The task a reminder is for, from its dedupe key ``reminder:<task id>:<n>``."""
-    parts = (dedupe_key or "").split(":")
-    if len(parts) == 3 and parts[0] == "reminder" and parts[1].isdigit():
-        return int(parts[1])
-    return None
-
-
-def mark_missed(rt: Runtime) -> int:
-    """Open tasks past their expiry become missed, and are never reminded again."""
-    now = rt.clock.now()
-    with rt.database.unit_of_work() as session:
-        result = session.execute(
-            update(Task)
-            .where(Task.status == OPEN, Task.expires_at <= now)
-            .values(status=MISSED, remind_at=None, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
-
-
-def check_overdue_maintenance(rt: Runtime, *, limit: int = OVERDUE_BATCH) -> int:
-    """Raise a routine maintenance_overdue escalation once per missed maintenance due time.
-
-    Candidates come from the indexed ``maintenance_due_at`` (cost follows the patients past
-    due, not all patients); a new session moves the due time, so "no later session" holds.
-    """
-    now = rt.clock.now()
-    raised = 0
-    with rt.database.unit_of_work() as session:
-        query = (
-            select(PatientProfile)
-            .outerjoin(
-                MaintenanceOverdueFlag,
-                and_(
-                    MaintenanceOverdueFlag.patient_id == PatientProfile.user_id,
-                    MaintenanceOverdueFlag.due_at == PatientProfile.maintenance_due_at,
-                ),
-            )
-            .where(PatientProfile.maintenance_due_at <= now, MaintenanceOverdueFlag.id.is_(None))
-            .order_by(PatientProfile.maintenance_due_at)
-            .limit(limit)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=PatientProfile)
-        for patient in session.scalars(query):
-            if _flag_if_overdue(session, patient, now=now):
-                raised += 1
-    return raised
-
-
-def _flag_if_overdue(session: Session, patient: PatientProfile, *, now: datetime) -> bool:
-    due_at = patient.maintenance_due_at
-    assert due_at is not None
-    clinic = session.get(Clinic, patient.clinic_id)
-    clinic_rules = escalations.clinic_rules(clinic) if clinic else rules.DEFAULTS
-    last = session.scalar(
-        select(func.max(TreatmentSession.started_at)).where(
-            TreatmentSession.patient_id == patient.user_id
-        )
-    )
-    if last is None:
-        return False
-    flag = rules.maintenance_overdue(
-        last_session_at=last,
-        interval_days=patient.maintenance_interval_days,
-        now=now,
-        rules=clinic_rules,
-    )
-    if flag is None:
-        return False
-    marker_id = _insert_marker(session, patient_id=patient.user_id, due_at=due_at, now=now)
-    if marker_id is None:
-        return False  # another scheduler raised it for this due time
-    refs = escalations.raise_escalations(
-        session,
-        patient=patient,
-        flags=[flag],
-        source_type="schedule",
-        source_id=marker_id,
-        now=now,
-    )
-    session.execute(
-        update(MaintenanceOverdueFlag)
-        .where(MaintenanceOverdueFlag.id == marker_id)
-        .values(escalation_id=refs[0].id if refs else None)
-    )
-    return True
-
-
-def _insert_marker(
-    session: Session, *, patient_id: int, due_at: datetime, now: datetime
-) -> int | None:
-    values: dict[str, Any] = {"patient_id": patient_id, "due_at": due_at, "flagged_at": now}
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(MaintenanceOverdueFlag)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["patient_id", "due_at"])
-        .returning(MaintenanceOverdueFlag.id)
-    )
-    new_id: int | None = session.execute(statement).scalar_one_or_none()
-    return new_id
-
-
-# --- What a clinician sees of a patient's plan ------------------------------------------------
-
-# A missed task stays on the clinician's overdue list this long, then it is history.
-MISSED_SHOWN_FOR = timedelta(days=14)
-UPCOMING_SHOWN = 5
-
-
-@dataclass(frozen=True, slots=True)
-class Overdue:
-    """Something a patient should have done by now: a task, or a maintenance session."""
-
-    patient_id: int
-    kind: str
-    due_at: datetime
-    status: str
-
-
-def _overdue_query(patient_ids: Sequence[int], *, now: datetime) -> Select[Any]:
-    return (
-        select(Task)
-        .where(
-            Task.patient_id.in_(set(patient_ids)),
-            ((Task.status == OPEN) & (Task.due_at <= now))
-            | ((Task.status == MISSED) & (Task.expires_at > now - MISSED_SHOWN_FOR)),
-        )
-        .order_by(Task.patient_id, Task.due_at, Task.id)
-    )
-
-
-def overdue_for(
-    session: Session, *, viewer: User, patients: Sequence[PatientProfile], now: datetime
-) -> dict[int, list[Overdue]]:
-    """Per patient of the viewer's clinic: open tasks past due, recent misses, maintenance."""
-    mine = [p for p in patients if p.clinic_id == viewer.clinic_id]
-    found: dict[int, list[Overdue]] = {p.user_id: [] for p in mine}
-    if not mine:
-        return found
-    for task in session.scalars(_overdue_query([p.user_id for p in mine], now=now)):
-        found[task.patient_id].append(Overdue(task.patient_id, task.kind, task.due_at, task.status))
-    for profile in mine:
-        due = profile.maintenance_due_at
-        if due is not None and due <= now:
-            kind = calendar.TASK_MAINTENANCE_SESSION
-            if not any(o.kind == kind for o in found[profile.user_id]):
-                found[profile.user_id].append(Overdue(profile.user_id, kind, due, OPEN))
-    return found
-
-
-def upcoming_tasks(
-    session: Session, *, viewer: User, patient: PatientProfile, now: datetime
-) -> list[Task]:
-    """The next open tasks of a patient of the viewer's clinic, soonest first."""
-    if patient.clinic_id != viewer.clinic_id:
-        raise NotFound("No such patient.")
-    return list(
-        session.scalars(
-            select(Task)
-            .where(Task.patient_id == patient.user_id, Task.status == OPEN, Task.due_at > now)
-            .order_by(Task.due_at, Task.id)
-            .limit(UPCOMING_SHOWN)
-        )
-    )

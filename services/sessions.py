@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, or_, select
@@ -13,16 +14,18 @@ from sqlalchemy.orm import Session, selectinload
 from clinical import rules
 from notifications import outbox, texts
 from services import audit, escalations, schedule
+from services.batches import Batch
 from services.errors import Conflict, Invalid, NotFound
 from services.escalations import EscalationRef
 from services.pagination import Page, decode_cursor, encode_cursor
 from services.patients import get_patient
+from store.dialects import for_update
 from store.locks import lock_patient
 from store.models import Clinic, PatientProfile, User
 from store.schedule import TreatmentSession, VitalsReading
 
 if TYPE_CHECKING:
-    from services.runtime import Runtime
+    pass
 
 # Devices' clocks drift; a session "starting now" may read a few minutes ahead of ours.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -97,6 +100,41 @@ def _check_times(data: Mapping[str, Any], *, now: datetime) -> None:
         raise Invalid(errors)
 
 
+def _new_session(
+    profile: PatientProfile,
+    *,
+    clinician: User,
+    data: Mapping[str, Any],
+    live: bool,
+    now: datetime,
+) -> tuple[TreatmentSession, list[VitalsReading]]:
+    """The session row and its readings (in time order on the row), not yet added."""
+    record = TreatmentSession(
+        patient_id=profile.user_id,
+        clinic_id=profile.clinic_id,
+        started_at=data["started_at"],
+        ketamine_mg_per_kg=data["ketamine_mg_per_kg"],
+        ketamine_infusion_minutes=data["ketamine_infusion_minutes"],
+        tms_minutes=data["tms_minutes"],
+        notes=data.get("notes"),
+        recorded_by=clinician.id,
+        recorded_at=now,
+        status=IN_PROGRESS if live else COMPLETED,
+    )
+    readings = [
+        VitalsReading(
+            at=v["at"],
+            systolic=v["systolic"],
+            diastolic=v["diastolic"],
+            heart_rate=v.get("heart_rate"),
+            spo2=v.get("spo2"),
+        )
+        for v in data.get("vitals") or []
+    ]
+    record.vitals = sorted(readings, key=lambda r: r.at)
+    return record, readings
+
+
 def record_session(
     session: Session,
     *,
@@ -123,29 +161,7 @@ def record_session(
     if duplicate is not None:
         raise Conflict(f"Session {duplicate} already starts at this time.")
     live = data.get("status") == IN_PROGRESS
-    record = TreatmentSession(
-        patient_id=profile.user_id,
-        clinic_id=profile.clinic_id,
-        started_at=started_at,
-        ketamine_mg_per_kg=data["ketamine_mg_per_kg"],
-        ketamine_infusion_minutes=data["ketamine_infusion_minutes"],
-        tms_minutes=data["tms_minutes"],
-        notes=data.get("notes"),
-        recorded_by=clinician.id,
-        recorded_at=now,
-        status=IN_PROGRESS if live else COMPLETED,
-    )
-    readings = [
-        VitalsReading(
-            at=v["at"],
-            systolic=v["systolic"],
-            diastolic=v["diastolic"],
-            heart_rate=v.get("heart_rate"),
-            spo2=v.get("spo2"),
-        )
-        for v in data.get("vitals") or []
-    ]
-    record.vitals = sorted(readings, key=lambda r: r.at)
+    record, readings = _new_session(profile, clinician=clinician, data=data, live=live, now=now)
     clinic_rules = _clinic_rules(session, profile.clinic_id)
     record.warnings = rules.pre_dose_warnings(
         [_clinical(r) for r in readings], started_at=started_at, rules=clinic_rules
@@ -180,9 +196,7 @@ def record_session(
 
 def _live_session(session: Session, *, clinician: User, session_id: int) -> TreatmentSession:
     """The clinician's clinic's session, locked for this transaction (404 for any other)."""
-    query = select(TreatmentSession).where(TreatmentSession.id == session_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
+    query = for_update(select(TreatmentSession).where(TreatmentSession.id == session_id), session)
     record = session.scalars(query).first()
     if record is None or record.clinic_id != clinician.clinic_id:
         raise NotFound("No such treatment session.")
@@ -288,37 +302,38 @@ def get_session(session: Session, *, viewer: User, session_id: int) -> Treatment
     return record
 
 
-def check_overdue_readings(rt: Runtime, *, limit: int = OVERDUE_BATCH) -> int:
+def check_overdue_readings(session: Session, *, now: datetime, limit: int = OVERDUE_BATCH) -> Batch:
     """Text the clinician running a live session once its last reading is over 20 minutes old.
 
     Also puts a routine vitals_overdue item in the inbox. The session's
     ``vitals_overdue_anchor`` (the reading, or start, already texted about) and the SMS dedupe
     key ``vitals_overdue:<session>:<anchor>`` make a rerun or a second scheduler text nobody twice.
+    ``handled`` counts the clinicians texted.
     """
-    now = rt.clock.now()
-    texted = 0
-    with rt.database.unit_of_work() as session:
-        last = (
-            select(VitalsReading.session_id, func.max(VitalsReading.at).label("last_at"))
-            .group_by(VitalsReading.session_id)
-            .subquery()
+    last = (
+        select(VitalsReading.session_id, func.max(VitalsReading.at).label("last_at"))
+        .group_by(VitalsReading.session_id)
+        .subquery()
+    )
+    query = (
+        select(TreatmentSession, last.c.last_at)
+        .outerjoin(last, last.c.session_id == TreatmentSession.id)
+        .where(
+            TreatmentSession.status == IN_PROGRESS,
+            TreatmentSession.started_at > now - VITALS_AFTER_START,
         )
-        query = (
-            select(TreatmentSession, last.c.last_at)
-            .outerjoin(last, last.c.session_id == TreatmentSession.id)
-            .where(
-                TreatmentSession.status == IN_PROGRESS,
-                TreatmentSession.started_at > now - VITALS_AFTER_START,
-            )
-            .order_by(TreatmentSession.id)
-            .limit(limit)
+        .order_by(TreatmentSession.id)
+        .limit(limit)
+    )
+    rows = session.execute(for_update(query, session, skip_locked=True, of=TreatmentSession)).all()
+    batch = Batch(full=len(rows) >= limit)
+    for record, last_at in rows:
+        batch.attempt(
+            session,
+            f"treatment session {record.id}",
+            partial(_text_if_overdue, session, record, last_at=last_at, now=now),
         )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=TreatmentSession)
-        for record, last_at in session.execute(query).all():
-            if _text_if_overdue(session, record, last_at=last_at, now=now):
-                texted += 1
-    return texted
+    return batch
 
 
 def _text_if_overdue(

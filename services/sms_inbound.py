@@ -14,7 +14,7 @@ from notifications import texts
 from notifications.delivery import record_delivery_status
 from notifications.twilio_sms import messaging_response, twilio_signature_valid
 from services import audit, escalations
-from store.models import OutboxMessage, User
+from store.models import OutboxMessage, Role, User
 
 # Twilio's default opt-out, opt-in and help keywords (matched on the whole, trimmed text).
 OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
@@ -76,13 +76,13 @@ def handle_inbound_sms(
                 now=now,
                 detail={"keyword": keyword},
             )
-            if user.role == "clinician":
+            if user.role == Role.CLINICIAN:
                 # A clinician's consent is also their place on the paging chain.
                 if opted_out:
                     escalations.clinician_left_paging(session, clinician=user, now=now)
                 else:
                     escalations.clinician_rejoined_paging(session, clinician=user, now=now)
-        if user is not None and user.role == "clinician":
+        if user is not None and user.role == Role.CLINICIAN:
             return InboundResult(
                 "opt_out" if opted_out else "opt_in",
                 texts.clinician_opted_out() if opted_out else texts.clinician_opted_in(),
@@ -101,7 +101,7 @@ def handle_inbound_sms(
         if (
             0 < escalation_id <= ESCALATION_ID_MAX
             and user is not None
-            and user.role == "clinician"
+            and user.role == Role.CLINICIAN
             and user.is_active
             and escalations.acknowledge_by_sms(
                 session, clinician=user, escalation_id=escalation_id, now=now
@@ -159,5 +159,5 @@ def unsubscribed_at_twilio(session: Session, message: OutboxMessage, now: dateti
         clinic_id=user.clinic_id,
         detail={"source": "twilio_21610"},
     )
-    if user.role == "clinician":
+    if user.role == Role.CLINICIAN:
         escalations.clinician_left_paging(session, clinician=user, now=now)

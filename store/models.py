@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from clinical.calendar import DEFAULT_MAINTENANCE_INTERVAL_DAYS, Phase
 from store.types import JsonType, UTCDateTime
 
 
@@ -27,7 +29,15 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JsonType}
 
 
-ROLES = ("admin", "clinician", "patient")
+class Role(StrEnum):
+    """Who a user is to Tandem (stored, and carried in tokens, as its string)."""
+
+    ADMIN = "admin"
+    CLINICIAN = "clinician"
+    PATIENT = "patient"
+
+
+ROLES = tuple(Role)
 
 
 class Clinic(Base):
@@ -86,10 +96,12 @@ class PatientProfile(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     bipolar: Mapped[bool] = mapped_column(Boolean, default=False)
     weight_kg: Mapped[float] = mapped_column(Float)
-    phase: Mapped[str] = mapped_column(String(16), default="acute")
+    phase: Mapped[str] = mapped_column(String(16), default=Phase.ACUTE)
     # A clinician's explicit phase wins over the calendar's.
     phase_override: Mapped[str | None] = mapped_column(String(16))
-    maintenance_interval_days: Mapped[int] = mapped_column(Integer, default=3)
+    maintenance_interval_days: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_MAINTENANCE_INTERVAL_DAYS
+    )
     acute_target_sessions: Mapped[int] = mapped_column(Integer, default=6)
     # When the next maintenance session falls due (kept by the calendar; indexed for the
     # overdue check so its cost follows the number due, not the number of patients).

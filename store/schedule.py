@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
@@ -10,6 +11,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from store.models import Base
 from store.types import JsonType
+
+
+class TaskStatus(StrEnum):
+    """A task's state: open, then done, missed or cancelled (never reopened)."""
+
+    OPEN = "open"
+    DONE = "done"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
 
 
 class TreatmentSession(Base):
@@ -74,7 +84,7 @@ class Task(Base):
     due_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     # open -> done | missed | cancelled
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=TaskStatus.OPEN)
     completed_at: Mapped[datetime | None]
     # The next reminder to queue (None when none is left); the scheduler's index.
     remind_at: Mapped[datetime | None]

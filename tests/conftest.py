@@ -6,31 +6,39 @@ The whole suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_U
 from __future__ import annotations
 
 import logging
-import os
-import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import text
 
 from api.app import create_app
 from config import Settings, load_settings
 from notifications.log_sms import LogSmsSender
+from services.passwords import use_hasher
 from services.runtime import Runtime
 from store import Database
 from store.clock import FrozenClock
 from store.models import Base
+from tests.support.hashing import FAST_HASHER
+from tests.support.suite import (
+    LOG_LEAKS,  # noqa: F401
+    PG_URL,
+    START,
+    Auth,
+    LeakScanner,
+    reset_postgres,
+    truncate_all,
+)
 from tests.support.world import World, build_world
 
-PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
-START = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Runtimes built without the fixtures below (create_app(settings), the fuzz harness)
+    # hash cheaply too.
+    use_hasher(FAST_HASHER)
 
 
 def pytest_report_header() -> str:
@@ -51,15 +59,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def reset_postgres(url: str) -> None:
-    """Drop everything in the public schema."""
-    database = Database(url)
-    with database.engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    database.dispose()
-
-
 @pytest.fixture(scope="session")
 def pg_migrated() -> str:
     """The PostgreSQL test database, wiped and given the schema once per session."""
@@ -68,12 +67,6 @@ def pg_migrated() -> str:
     Base.metadata.create_all(database.engine)
     database.dispose()
     return PG_URL
-
-
-def _truncate_all(database: Database) -> None:
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with database.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture
@@ -91,7 +84,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def database(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
     if database.dialect == "postgresql":
-        _truncate_all(database)
+        truncate_all(database)
     yield database
     database.dispose()
 
@@ -121,7 +114,9 @@ def sms() -> LogSmsSender:
 
 @pytest.fixture
 def rt(settings: Settings, database: Database, sms: LogSmsSender, clock: FrozenClock) -> Runtime:
-    return Runtime.from_settings(settings, database=database, sms=sms, clock=clock)
+    return Runtime.from_settings(
+        settings, database=database, sms=sms, clock=clock, hasher=FAST_HASHER
+    )
 
 
 @pytest.fixture
@@ -139,28 +134,6 @@ def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
 
 
-@dataclass
-class Auth:
-    """Logs users in through the API and hands out their headers."""
-
-    client: FlaskClient
-    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def login(self, username: str, password: str) -> dict[str, Any]:
-        response = self.client.post(
-            "/api/v1/auth/login", json={"username": username, "password": password}
-        )
-        assert response.status_code == 200, response.get_json()
-        body: dict[str, Any] = response.get_json()
-        self.tokens[username] = body
-        return body
-
-    def headers(self, username: str, password: str | None = None) -> dict[str, str]:
-        if username not in self.tokens:
-            self.login(username, password or World.PASSWORD)
-        return {"Authorization": f"Bearer {self.tokens[username]['access_token']}"}
-
-
 @pytest.fixture
 def auth(client: FlaskClient) -> Auth:
     return Auth(client)
@@ -170,41 +143,6 @@ def auth(client: FlaskClient) -> Auth:
 def world(rt: Runtime) -> World:
     """Two clinics, an admin, clinicians in each, and two activated patients in clinic X."""
     return build_world(rt)
-
-
-# --- issue 9: no PHI or secret in any log line of the whole run ------------------------------
-# Every record any logger emits during the session is formatted (with its exception) and
-# scanned; the session fails at its end if one holds a phone number, a name, a token, a code,
-# a password or an answer. The one exempt line is the log SMS backend's message itself (the
-# development "phone", refused in production): it prints the text a patient would receive.
-LOG_LEAKS = {
-    "phone number": re.compile(r"\d{3}\)?[-. ]?555[-. ]?01\d\d"),
-    "token": re.compile(r"eyJ[\w-]{10,}\.[\w-]{10,}"),
-    "password": re.compile(r"correct horse battery|wrong password|Patient-[0-9a-f]{16}"),
-    "name": re.compile(r"Test Patient|Jordan Example|Alex Example"),
-    "code": re.compile(r"(?i)\bcode\b\W{0,3}\d{6}\b"),
-    "answers": re.compile(r"""(?i)['"]?answers['"]?\s*[:=]\s*\["""),
-}
-
-
-class LeakScanner(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-        self.leaks: list[str] = []
-        self.seen = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.name == "tandem.sms" and record.getMessage().startswith("SMS LOG"):
-            return
-        try:
-            line = self.format(record)
-        except Exception:
-            return
-        self.seen += 1
-        for kind, pattern in LOG_LEAKS.items():
-            if pattern.search(line):
-                self.leaks.append(f"{kind}: {line[:300]}")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -178,6 +178,30 @@ def test_web_pages_never_query_on_their_own(module: Module) -> None:
     assert tops(imported(module)) & {"sqlalchemy", "schedules"} == set()
 
 
+# --- issue 14: the scheduler process is an edge, like api/ ------------------------------------
+
+
+@pytest.mark.parametrize("module", by_package("schedules"), ids=lambda m: m.name)
+def test_schedules_use_only_services_store_and_notifications(module: Module) -> None:
+    # Jobs are thin: parse the clock, open the unit of work, call services.
+    allowed = {"schedules", "services", "store", "notifications"}
+    assert tops(imported(module)) & OURS <= allowed
+
+
+@pytest.mark.parametrize(
+    "module", [m for m in MODULES if m.package != "schedules"], ids=lambda m: m.name
+)
+def test_only_the_process_entry_points_import_schedules(module: Module) -> None:
+    if module.name in ("api.cli", "api.wsgi"):
+        return
+    assert "schedules" not in tops(imported(module)), f"{module.name} imports schedules"
+
+
+def test_the_entry_points_do_start_the_scheduler() -> None:
+    entry = [m for m in MODULES if m.name in ("api.cli", "api.wsgi")]
+    assert len(entry) == 2 and all("schedules" in tops(imported(m)) for m in entry)
+
+
 @pytest.mark.parametrize("module", by_package("notifications"), ids=lambda m: m.name)
 def test_notifications_do_not_import_services(module: Module) -> None:
     # Channels and the pure paging policy: the escalation flow that uses them is a service.

@@ -34,10 +34,10 @@ from services import (
     escalations,
     oncall,
     patients,
-    schedule,
     selfreport,
     sessions,
 )
+from services import overdue as late_work
 from services.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthorized
 from services.pagination import MAX_LIMIT
 from store.escalations import STATUSES
@@ -445,7 +445,7 @@ def patient_list() -> Any:
     except Invalid as error:
         return _error_page(422, "Bad page link", " ".join(error.errors.get("cursor", [])))
     standings = [selfreport.standing(db(), profile=profile) for profile in page.items]
-    overdue = schedule.overdue_for(db(), viewer=me, patients=page.items, now=g.now)
+    overdue = late_work.overdue_for(db(), viewer=me, patients=page.items, now=g.now)
     return render_template(
         "patients.html", standings=standings, overdue=overdue, next_cursor=page.next_cursor
     )
@@ -493,8 +493,8 @@ def patient(patient_id: int) -> Any:
         treatment=treatment,
         reports=reports[:RECENT_REPORTS],
         escalations=recent,
-        upcoming=schedule.upcoming_tasks(db(), viewer=me, patient=profile, now=g.now),
-        overdue=schedule.overdue_for(db(), viewer=me, patients=[profile], now=g.now)[
+        upcoming=late_work.upcoming_tasks(db(), viewer=me, patient=profile, now=g.now),
+        overdue=late_work.overdue_for(db(), viewer=me, patients=[profile], now=g.now)[
             profile.user_id
         ],
         phq9_svg=phq9_svg,

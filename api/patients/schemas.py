@@ -18,6 +18,7 @@ from api.fields import (
     TimeZone,
     enum,
 )
+from clinical.calendar import DEFAULT_MAINTENANCE_INTERVAL_DAYS
 from clinical.eligibility import MADRS, PHQ9, PRIOR_MODALITIES
 from services.patients import PHASES
 from services.selfreport import Standing
@@ -72,7 +73,9 @@ class PatientIn(Schema):
     )
     care_team = fields.List(Id(), load_default=list, validate=validate.Length(max=20))
     screening = fields.Nested(ScreeningIn, required=True)
-    maintenance_interval_days = StrictInteger(load_default=3, validate=INTERVAL)
+    maintenance_interval_days = StrictInteger(
+        load_default=DEFAULT_MAINTENANCE_INTERVAL_DAYS, validate=INTERVAL
+    )
     acute_target_sessions = StrictInteger(
         load_default=6, validate=ACUTE_TARGET, metadata=ACUTE_TARGET_DOC
     )

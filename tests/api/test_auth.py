@@ -15,7 +15,7 @@ from store import Database
 from store.clock import FrozenClock
 from store.models import ActivationCode, OutboxMessage, User
 from tests.api.helpers import assert_problem, row_counts
-from tests.conftest import Auth
+from tests.support.suite import Auth
 from tests.support.world import World, patient_body
 
 LOGIN = "/api/v1/auth/login"

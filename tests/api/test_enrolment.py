@@ -11,7 +11,7 @@ from sqlalchemy import select
 from store import Database
 from store.models import EligibilityScreening, OutboxMessage, PatientProfile, User
 from tests.api.helpers import assert_problem, row_counts
-from tests.conftest import Auth
+from tests.support.suite import Auth
 from tests.support.world import ELIGIBLE_SCREENING, World, patient_body
 
 NEW_PHONE = "+12025550150"

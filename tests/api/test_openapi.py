@@ -15,7 +15,7 @@ from notifications.log_sms import LogSmsSender
 from services.runtime import Runtime
 from store import Database
 from store.clock import FrozenClock
-from tests.conftest import Auth
+from tests.support.suite import Auth
 from tests.support.world import World
 
 RULE_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")

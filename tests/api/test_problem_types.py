@@ -16,7 +16,7 @@ from api.problems.catalogue import BY_STATUS, CATALOGUE
 from config import load_settings
 from services.runtime import Runtime
 from store import Database
-from tests.conftest import Auth
+from tests.support.suite import Auth
 from tests.support.world import World
 
 

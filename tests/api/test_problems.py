@@ -15,7 +15,7 @@ from flask_jwt_extended import create_access_token
 
 from store import Database
 from tests.api.helpers import assert_problem, row_counts
-from tests.conftest import Auth
+from tests.support.suite import Auth
 from tests.support.world import ELIGIBLE_SCREENING, World, patient_body
 
 ANON = ""

@@ -6,7 +6,7 @@ from flask.testing import FlaskClient
 
 from store import Database
 from tests.api.helpers import assert_problem, row_counts
-from tests.conftest import Auth
+from tests.support.suite import Auth
 from tests.support.world import World, patient_body
 
 

@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 
 from services.runtime import Runtime
 from store.clock import FrozenClock
-from tests.conftest import Auth
 from tests.escalations.support import SUICIDAL, phq9, raise_for
 from tests.schedule.support import session_body
+from tests.support.suite import Auth
 from tests.support.world import World
 
 AUDIT = "/api/v1/audit"

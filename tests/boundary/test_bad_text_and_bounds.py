@@ -16,10 +16,10 @@ from flask.testing import FlaskClient
 
 from services.runtime import Runtime
 from tests.api.helpers import row_counts
-from tests.conftest import Auth
 from tests.escalations.support import SUICIDAL, phq9, raise_for, signed_form
 from tests.schedule.support import session_body
-from tests.selfreport.conftest import REPORT_URL, report_body
+from tests.support.selfreport import REPORT_URL, report_body
+from tests.support.suite import Auth
 from tests.support.world import World, patient_body
 
 HALF_EMOJI = "\ud83d"

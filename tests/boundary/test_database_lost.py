@@ -15,9 +15,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from services.runtime import Runtime
-from tests.boundary.conftest import kill_on, patient_token
-from tests.conftest import PG_URL, Auth
-from tests.selfreport.conftest import PHQ9_URL, answers_for
+from tests.support.boundary import kill_on, patient_token
+from tests.support.selfreport import PHQ9_URL, answers_for
+from tests.support.suite import PG_URL, Auth
 from tests.support.world import World
 
 SUICIDAL_BODY = {"answers": answers_for(12, item9=2)}

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from services.runtime import Runtime
 from store.escalations import Escalation, EscalationEvidence
 from store.models import OutboxMessage
-from tests.conftest import Auth
 from tests.escalations.support import TwilioStandIn
-from tests.selfreport.conftest import PHQ9_URL, REPORT_URL, answers_for, report_body
+from tests.support.selfreport import PHQ9_URL, REPORT_URL, answers_for, report_body
+from tests.support.suite import Auth
 from tests.support.world import World
 
 PHONES = (World.pa_phone, World.pb_phone, World.pc_phone)

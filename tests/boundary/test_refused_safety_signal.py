@@ -23,9 +23,9 @@ from services.runtime import Runtime
 from store.escalations import Escalation, EscalationEvidence
 from store.models import Base, OutboxMessage
 from store.reports import Phq9Checkin, SymptomReportRecord
-from tests.boundary.conftest import kill_on, patient_token
-from tests.conftest import PG_URL, Auth
-from tests.selfreport.conftest import PHQ9_URL, REPORT_URL, answers_for, report_body
+from tests.support.boundary import kill_on, patient_token
+from tests.support.selfreport import PHQ9_URL, REPORT_URL, answers_for, report_body
+from tests.support.suite import PG_URL, Auth
 from tests.support.world import World
 
 

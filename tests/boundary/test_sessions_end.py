@@ -10,7 +10,7 @@ from sqlalchemy import select
 from services import auth as auth_service
 from services.runtime import Runtime
 from store.models import AuditEvent, User
-from tests.conftest import Auth
+from tests.support.suite import Auth
 from tests.support.world import World
 
 ME = "/api/v1/me"

@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 
 from notifications.log_sms import LogSmsSender
 from notifications.outbox import CANCELLED, DEMO_SUPPRESSED, enqueue_sms
-from services import clinics, demo, escalations, schedule
+from schedules import runs
+from schedules.escalations import advance_unacknowledged
+from services import clinics, demo
 from services.errors import Forbidden
 from services.runtime import Runtime
 from store.clock import FrozenClock
@@ -123,8 +125,8 @@ def test_the_demo_texts_nobody_but_other_clinics_still_do(
     # fall due and unacknowledged escalations climb their tiers.
     for _ in range(6):
         clock.advance(timedelta(minutes=11))
-        schedule.drain_due_reminders(rt)
-        escalations.advance_unacknowledged(rt)
+        runs.due_reminders(rt)
+        advance_unacknowledged(rt)
         rt.dispatcher.drain()
     assert list(sms.sent) == [("+14155550177", "Tandem: hello")]
     with rt.database.session() as s:

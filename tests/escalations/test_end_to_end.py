@@ -15,7 +15,6 @@ from schedules.escalations import advance_unacknowledged
 from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.escalations import Escalation, EscalationEvent
-from tests.conftest import Auth
 from tests.escalations.support import (
     FROM_NUMBER,
     PUBLIC_BASE_URL,
@@ -24,6 +23,7 @@ from tests.escalations.support import (
     TwilioStandIn,
     signed_form,
 )
+from tests.support.suite import Auth
 from tests.support.world import World
 
 X1, X2 = "+12025550101", "+12025550102"

@@ -13,8 +13,8 @@ from clinical.rules import Flag
 from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.models import AuditEvent
-from tests.conftest import Auth
 from tests.escalations.support import ITEM9_ONE, ITEM9_SKIPPED, SUICIDAL, phq9, raise_for
+from tests.support.suite import Auth
 from tests.support.world import World
 
 BASE = "/api/v1/escalations"

@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 from schedules.escalations import advance_unacknowledged
 from services.runtime import Runtime
 from store.clock import FrozenClock
-from tests.conftest import Auth
 from tests.escalations.support import ITEM9_ONE, TwilioStandIn
 from tests.escalations.test_opt_out import X1, X2, events, pages_to, submit_suicidal, text_in
+from tests.support.suite import Auth
 from tests.support.world import World
 
 

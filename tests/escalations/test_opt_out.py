@@ -18,8 +18,8 @@ from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.escalations import Escalation, EscalationEvent
 from store.models import Clinic, User, care_team
-from tests.conftest import Auth
 from tests.escalations.support import SEEN_BODIES, SUICIDAL, TwilioStandIn, signed_form
+from tests.support.suite import Auth
 from tests.support.world import World
 
 SMS = "/webhooks/twilio/sms"

@@ -8,9 +8,9 @@ from sqlalchemy import select, update
 from services.runtime import Runtime
 from store.escalations import Escalation, EscalationEvent
 from store.models import OutboxMessage, User
-from tests.conftest import Auth
 from tests.escalations.support import ITEM9_SKIPPED, TwilioStandIn
 from tests.escalations.test_opt_out import X3, submit_suicidal, text_in
+from tests.support.suite import Auth
 from tests.support.world import World
 
 

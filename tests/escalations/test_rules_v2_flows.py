@@ -16,13 +16,13 @@ from sqlalchemy import select
 from clinical.calendar import add_months
 from notifications import texts
 from notifications.outbox import DispatcherWorker
-from services import clinical_timers
+from schedules import runs
 from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.escalations import Escalation
 from store.schedule import Task, TreatmentSession
-from tests.conftest import Auth
 from tests.escalations.support import TwilioStandIn
+from tests.support.suite import Auth
 from tests.support.world import World, patient_body
 
 X1 = "+12025550101"
@@ -217,12 +217,12 @@ def test_a_25_minute_silence_texts_the_nurse_once(
         headers=clinician,
     )
     clock.advance(timedelta(minutes=20))  # exactly 20 minutes old: not yet
-    assert clinical_timers.run_clinical_timers(twilio_rt)["readings_overdue"] == 0
+    assert runs.clinical_timers(twilio_rt)["readings_overdue"] == 0
     clock.advance(timedelta(minutes=5))  # 25 minutes of silence
-    assert clinical_timers.run_clinical_timers(twilio_rt)["readings_overdue"] == 1
+    assert runs.clinical_timers(twilio_rt)["readings_overdue"] == 1
     for _ in range(3):  # reruns (or a second scheduler) text nobody again
         clock.advance(timedelta(minutes=2))
-        assert clinical_timers.run_clinical_timers(twilio_rt)["readings_overdue"] == 0
+        assert runs.clinical_timers(twilio_rt)["readings_overdue"] == 0
     twilio_rt.dispatcher.drain()
     # The clinician who opened the session (x2), once, with no clinical content.
     assert [(r["To"], r["Body"]) for r in standin.received] == [

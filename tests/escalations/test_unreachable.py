@@ -12,8 +12,8 @@ from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.escalations import Escalation
 from store.models import Clinic, OutboxMessage, User, care_team
-from tests.conftest import Auth
 from tests.escalations.support import SUICIDAL, phq9, raise_for
+from tests.support.suite import Auth
 from tests.support.world import World
 
 

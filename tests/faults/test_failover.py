@@ -28,9 +28,9 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, update
 
-from tests.faults.conftest import enqueue, tally, wait_for
 from tests.faults.standin import TwilioStandIn
 from tests.faults.topology import Topology, overlaps
+from tests.support.faults import enqueue, tally, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres]
 

@@ -27,7 +27,8 @@ from notifications.outbox import Dispatcher
 from notifications.twilio_sms import TwilioSmsSender
 from store import Database
 from store.clock import SystemClock
-from tests.faults.conftest import (
+from tests.faults.standin import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, TwilioStandIn
+from tests.support.faults import (
     PROCESS_NAME,
     Dispatchers,
     enqueue,
@@ -36,7 +37,6 @@ from tests.faults.conftest import (
     unfinished,
     wait_for,
 )
-from tests.faults.standin import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, TwilioStandIn
 
 pytestmark = pytest.mark.faults
 

@@ -12,8 +12,8 @@ from services import selfreport
 from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.models import User
-from tests.conftest import Auth
-from tests.fhir.conftest import BASE, History, fhir_json, valid
+from tests.support.fhir import BASE, History, fhir_json, valid
+from tests.support.suite import Auth
 from tests.support.world import World
 
 ASYNC = {"Prefer": "respond-async", "Accept": "application/fhir+json"}

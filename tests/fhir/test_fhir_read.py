@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from services.runtime import Runtime
 from store.models import AuditEvent
-from tests.fhir.conftest import BASE, History, fhir_json
+from tests.support.fhir import BASE, History, fhir_json
 
 LOINC = "http://loinc.org"
 

@@ -20,9 +20,9 @@ from werkzeug import Request, Response
 from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.models import SmsAttempt
-from tests.conftest import Auth
 from tests.escalations.support import ITEM9_SKIPPED, SUICIDAL, sms_text_problems
 from tests.oncall.support import outbox
+from tests.support.suite import Auth
 from tests.support.world import World
 
 ROUTING_KEY = "R0123456789abcdef0123456789abcde"

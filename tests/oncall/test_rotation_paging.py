@@ -13,9 +13,9 @@ from notifications.log_sms import LogSmsSender
 from schedules.escalations import advance_unacknowledged
 from services.runtime import Runtime
 from store.clock import FrozenClock
-from tests.conftest import Auth
 from tests.escalations.support import SUICIDAL
 from tests.oncall.support import DR_A, DR_B, add_clinician, rotation
+from tests.support.suite import Auth
 from tests.support.world import World
 
 X1, X2, X3 = "+12025550101", "+12025550102", "+12025550103"

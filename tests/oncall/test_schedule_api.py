@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 
 from services.runtime import Runtime
 from store.models import User
-from tests.conftest import Auth
 from tests.oncall.support import DR_A, DR_B, add_clinician, audit_actions, rotation, stored_schedule
+from tests.support.suite import Auth
 from tests.support.world import World
 
 

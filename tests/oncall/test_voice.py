@@ -17,7 +17,6 @@ from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.escalations import Escalation, EscalationEvent
 from store.models import AuditEvent, SmsAttempt
-from tests.conftest import Auth
 from tests.escalations.support import (
     FROM_NUMBER,
     ITEM9_ONE,
@@ -28,6 +27,7 @@ from tests.escalations.support import (
     signed_form,
 )
 from tests.oncall.support import CallsStandIn, outbox
+from tests.support.suite import Auth
 from tests.support.world import World
 
 VOICE, VOICE_STATUS = "/webhooks/twilio/voice", "/webhooks/twilio/voice/status"

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from tests.conftest import LeakScanner
+from tests.support.suite import LeakScanner
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from services import schedule
+from schedules import runs
 from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.models import OutboxMessage
@@ -78,9 +78,9 @@ def record(
 
 def run_jobs(rt: Runtime) -> None:
     """One pass of every schedule job, in the order a scheduler would happen to run them."""
-    schedule.mark_missed(rt)
-    schedule.drain_due_reminders(rt)
-    schedule.check_overdue_maintenance(rt)
+    runs.missed_tasks(rt)
+    runs.due_reminders(rt)
+    runs.overdue_maintenance(rt)
 
 
 def next_remind_at(rt: Runtime) -> datetime | None:

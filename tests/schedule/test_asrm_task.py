@@ -14,14 +14,14 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from services import schedule
+from schedules import runs
 from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.reports import Phq9Checkin
 from store.schedule import Task
-from tests.conftest import Auth
 from tests.schedule.support import record
-from tests.selfreport.conftest import report_body
+from tests.support.selfreport import report_body
+from tests.support.suite import Auth
 from tests.support.world import World
 
 TASKS = "/api/v1/me/tasks"
@@ -66,7 +66,7 @@ def test_the_asrm_task_is_answered_with_the_phq9_and_closes_both(
     assert (_status(rt, tasks["asrm"]["id"]), _status(rt, tasks["phq9"]["id"])) == ("done", "done")
     # Never marked missed afterwards.
     clock.advance(timedelta(days=10))
-    schedule.mark_missed(rt)
+    runs.missed_tasks(rt)
     assert _status(rt, tasks["asrm"]["id"]) == "done"
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from schedules import runs
 from schedules.jobs import DUE_REMINDERS, MISSED_TASKS, OVERDUE_MAINTENANCE, register_jobs
-from services import schedule
 from services.runtime import Runtime
 from tests.support.world import World
 
@@ -24,6 +24,6 @@ def test_schedule_jobs_are_registered_with_fixed_ids(rt: Runtime) -> None:
 
 
 def test_jobs_on_an_empty_calendar_do_nothing(rt: Runtime, world: World) -> None:
-    assert schedule.drain_due_reminders(rt) == 0
-    assert schedule.mark_missed(rt) == 0
-    assert schedule.check_overdue_maintenance(rt) == 0
+    assert runs.due_reminders(rt) == 0
+    assert runs.missed_tasks(rt) == 0
+    assert runs.overdue_maintenance(rt) == 0

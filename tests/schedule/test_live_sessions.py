@@ -12,14 +12,14 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from services import clinical_timers
+from schedules import runs
 from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.escalations import Escalation
 from store.models import Clinic, OutboxMessage, PatientProfile
 from store.reports import Item9Answer
 from store.schedule import Task, TreatmentSession, VitalsReading
-from tests.conftest import Auth
+from tests.support.suite import Auth
 from tests.support.world import World
 
 P = "/api/v1"
@@ -479,7 +479,7 @@ def test_item9_skipped_reask_flow(
     assert snapshot(rt) == before
     # Answered: the 24-hour time-out raises nothing.
     clock.advance(timedelta(hours=25))
-    assert clinical_timers.run_clinical_timers(rt)["item9_reasks_unanswered"] == 0
+    assert runs.clinical_timers(rt)["item9_reasks_unanswered"] == 0
 
 
 def reask_tz(task: dict[str, Any]) -> Any:
@@ -501,8 +501,8 @@ def test_an_unanswered_reask_is_high_after_24_hours(
     me = auth.headers(World.pa_phone)
     client.post(f"{P}/checkins/phq9", json={"answers": [1] * 8 + [None]}, headers=me)
     clock.advance(timedelta(hours=hours))
-    clinical_timers.run_clinical_timers(rt)
-    clinical_timers.run_clinical_timers(rt)  # a rerun changes nothing
+    runs.clinical_timers(rt)
+    runs.clinical_timers(rt)  # a rerun changes nothing
     with rt.database.session() as db:
         [escalation] = db.scalars(
             select(Escalation).where(Escalation.kind == "safety_item_unanswered")
@@ -545,7 +545,7 @@ def test_acute_pace_broken_after_4_days(
     )
     clock.advance(timedelta(days=days))
     for _ in range(2):
-        clinical_timers.run_clinical_timers(rt)
+        runs.clinical_timers(rt)
     with rt.database.session() as db:
         found = db.scalars(
             select(Escalation).where(Escalation.kind == "acute_session_missed")

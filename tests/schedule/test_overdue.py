@@ -7,13 +7,13 @@ from datetime import timedelta
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from services import schedule
+from schedules import runs
 from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.escalations import Escalation, EscalationEvidence
 from store.models import Clinic, OutboxMessage
-from tests.conftest import Auth
 from tests.schedule.support import record
+from tests.support.suite import Auth
 from tests.support.world import World
 
 
@@ -43,16 +43,16 @@ def test_overdue_after_interval_plus_grace_once(
     _maintenance(client, auth, world.patient_a, clock)
     due = start + timedelta(days=3)
     clock.set(due + timedelta(days=2) - timedelta(minutes=1))
-    assert schedule.check_overdue_maintenance(rt) == 0
+    assert runs.overdue_maintenance(rt) == 0
     assert _escalations(rt) == []
 
     clock.set(due + timedelta(days=2))
-    assert schedule.check_overdue_maintenance(rt) == 1
+    assert runs.overdue_maintenance(rt) == 1
     other = Runtime.from_settings(rt.settings, sms=rt.sms, clock=clock)
     try:
         for runtime in (rt, other, rt):
             clock.advance(timedelta(hours=1))
-            assert schedule.check_overdue_maintenance(runtime) == 0
+            assert runs.overdue_maintenance(runtime) == 0
     finally:
         other.database.dispose()
     ((escalation, evidence),) = _escalations(rt)
@@ -74,15 +74,15 @@ def test_a_late_session_rearms_the_check(
     start = clock.now()
     _maintenance(client, auth, world.patient_a, clock)
     clock.set(start + timedelta(days=5))
-    assert schedule.check_overdue_maintenance(rt) == 1
+    assert runs.overdue_maintenance(rt) == 1
     # The session finally happens, late; then the next one is missed too.
     late = start + timedelta(days=6)
     clock.set(late + timedelta(hours=1))
     record(client, auth.headers(World.cx1), world.patient_a, late)
     clock.set(late + timedelta(days=5) - timedelta(minutes=1))
-    assert schedule.check_overdue_maintenance(rt) == 0
+    assert runs.overdue_maintenance(rt) == 0
     clock.set(late + timedelta(days=5))
-    assert schedule.check_overdue_maintenance(rt) == 1
+    assert runs.overdue_maintenance(rt) == 1
     # Still open: the second flag joins the first escalation as more evidence.
     ((_escalation, evidence),) = _escalations(rt)
     assert len(evidence) == 2
@@ -98,7 +98,7 @@ def test_clinic_grace_days_apply(
     start = clock.now()
     _maintenance(client, auth, world.patient_a, clock)
     clock.set(start + timedelta(days=3))
-    assert schedule.check_overdue_maintenance(rt) == 1
+    assert runs.overdue_maintenance(rt) == 1
 
 
 def test_patients_not_in_maintenance_are_never_overdue(
@@ -106,4 +106,4 @@ def test_patients_not_in_maintenance_are_never_overdue(
 ) -> None:
     record(client, auth.headers(World.cx1), world.patient_a, clock.now())  # acute
     clock.advance(timedelta(days=30))
-    assert schedule.check_overdue_maintenance(rt) == 0
+    assert runs.overdue_maintenance(rt) == 0

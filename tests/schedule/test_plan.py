@@ -15,8 +15,8 @@ from store.clock import FrozenClock
 from store.models import PatientProfile
 from store.schedule import Task
 from tests.api.helpers import assert_problem
-from tests.conftest import Auth
 from tests.schedule.support import record
+from tests.support.suite import Auth
 from tests.support.world import World
 
 

@@ -13,12 +13,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from clinical.calendar import in_quiet_hours
+from schedules import runs
 from services import schedule
 from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.models import Clinic, PatientProfile, User
 from store.schedule import Task, TreatmentSession
-from tests.conftest import Auth
 from tests.schedule.support import (
     assert_no_phi,
     local,
@@ -27,6 +27,7 @@ from tests.schedule.support import (
     run_jobs,
     walk,
 )
+from tests.support.suite import Auth
 from tests.support.world import World
 
 NY = "America/New_York"
@@ -325,9 +326,9 @@ def test_repeated_runs_and_a_second_scheduler_never_duplicate(
     clock.set(start + timedelta(hours=2))
     other = Runtime.from_settings(rt.settings, sms=rt.sms, clock=clock)
     try:
-        assert schedule.queue_due_reminders(rt) == 2
-        assert schedule.queue_due_reminders(rt) == 0
-        assert schedule.queue_due_reminders(other) == 0
+        assert runs.reminder_batch(rt) == 2
+        assert runs.reminder_batch(rt) == 0
+        assert runs.reminder_batch(other) == 0
         assert len(reminders(rt)) == 2
         # Two schedulers racing, each in its own thread and connection.
         clock.set(start + timedelta(hours=26))
@@ -337,7 +338,7 @@ def test_repeated_runs_and_a_second_scheduler_never_duplicate(
         def one_pass(runtime: Runtime) -> None:
             try:
                 barrier.wait(timeout=10)
-                schedule.drain_due_reminders(runtime)
+                runs.due_reminders(runtime)
             except BaseException as error:  # surfaced below
                 errors.append(error)
 
@@ -360,9 +361,9 @@ def test_many_due_at_once_are_drained_in_batches(
     for pid in (world.patient_a, world.patient_b):
         record(client, auth.headers(World.cx1), pid, start)
     clock.set(start + timedelta(hours=2))
-    assert schedule.queue_due_reminders(rt, limit=1) == 1
-    assert schedule.queue_due_reminders(rt, limit=1) == 1
-    assert schedule.queue_due_reminders(rt, limit=1) == 0
+    assert runs.reminder_batch(rt, limit=1) == 1
+    assert runs.reminder_batch(rt, limit=1) == 1
+    assert runs.reminder_batch(rt, limit=1) == 0
     assert len(reminders(rt)) == 2
 
 

@@ -15,8 +15,8 @@ from store.escalations import Escalation, EscalationEvidence
 from store.models import Clinic, PatientProfile
 from store.schedule import Task, TreatmentSession
 from tests.api.helpers import assert_problem, row_counts
-from tests.conftest import Auth
 from tests.schedule.support import record, session_body
+from tests.support.suite import Auth
 from tests.support.world import World
 
 

@@ -14,8 +14,8 @@ from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.schedule import Task
 from tests.api.helpers import assert_problem
-from tests.conftest import Auth
 from tests.schedule.support import record, run_jobs
+from tests.support.suite import Auth
 from tests.support.world import World
 
 TASKS = "/api/v1/me/tasks"

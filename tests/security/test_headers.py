@@ -7,8 +7,8 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import Auth
 from tests.fuzz.harness import operations, served_openapi
+from tests.support.suite import Auth
 from tests.support.world import World
 
 REQUIRED = {

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from notifications.log_sms import LogSmsSender
 from services.runtime import Runtime
 from store.clock import FrozenClock
-from tests.conftest import Auth
+from tests.support.suite import Auth
 from tests.support.world import World, patient_body
 
 LOGIN = "/api/v1/auth/login"

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from services.runtime import Runtime
 from store.models import User
-from tests.conftest import Auth
+from tests.support.suite import Auth
 from tests.support.world import World
 
 ME = "/api/v1/me"

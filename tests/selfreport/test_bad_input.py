@@ -13,8 +13,7 @@ from flask.testing import FlaskClient
 from clinical.symptoms import SYMPTOMS
 from services.runtime import Runtime
 from store.clock import FrozenClock
-from tests.conftest import Auth
-from tests.selfreport.conftest import (
+from tests.support.selfreport import (
     PHQ9_URL,
     REPORT_URL,
     add_session,
@@ -23,6 +22,7 @@ from tests.selfreport.conftest import (
     report_body,
     task_status,
 )
+from tests.support.suite import Auth
 from tests.support.world import World
 
 # Item 9 = 0: a refusal that carried a readable suicidality answer records it on an

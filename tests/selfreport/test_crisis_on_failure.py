@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from services.runtime import Runtime
-from tests.selfreport.conftest import PHQ9_URL, REPORT_URL, answers_for, report_body
+from tests.support.selfreport import PHQ9_URL, REPORT_URL, answers_for, report_body
 
 
 def _crisis(response: Any) -> Any:

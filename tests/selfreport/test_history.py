@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 
 from services.runtime import Runtime
 from store.clock import FrozenClock
-from tests.conftest import Auth
-from tests.selfreport.conftest import add_session, answers_for, set_profile
+from tests.support.selfreport import add_session, answers_for, set_profile
+from tests.support.suite import Auth
 from tests.support.world import World
 
 Submit = Callable[..., Any]

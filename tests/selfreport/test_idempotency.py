@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from services.runtime import Runtime
-from tests.conftest import Auth
-from tests.selfreport.conftest import PHQ9_URL, REPORT_URL, counts, report_body
+from tests.support.selfreport import PHQ9_URL, REPORT_URL, counts, report_body
+from tests.support.suite import Auth
 from tests.support.world import World
 
 SUICIDAL = {"answers": [1, 1, 1, 1, 1, 1, 1, 1, 2]}

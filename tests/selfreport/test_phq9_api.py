@@ -14,7 +14,7 @@ from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.escalations import EscalationEvidence
 from store.reports import Phq9Checkin
-from tests.selfreport.conftest import (
+from tests.support.selfreport import (
     add_session,
     add_task,
     answers_for,

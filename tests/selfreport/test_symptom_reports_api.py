@@ -11,7 +11,7 @@ from clinical.crisis import CRISIS_RESOURCES
 from clinical.symptoms import SYMPTOMS
 from services.runtime import Runtime
 from store.reports import SymptomReportRecord
-from tests.selfreport.conftest import add_session, add_task, set_profile, task_status
+from tests.support.selfreport import add_session, add_task, set_profile, task_status
 from tests.support.world import World
 
 Submit = Callable[..., Any]

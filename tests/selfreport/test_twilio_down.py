@@ -17,8 +17,8 @@ from services.runtime import Runtime
 from store import Database
 from store.clock import FrozenClock
 from store.models import OutboxMessage
-from tests.conftest import Auth
-from tests.selfreport.conftest import PHQ9_URL, REPORT_URL, report_body
+from tests.support.selfreport import PHQ9_URL, REPORT_URL, report_body
+from tests.support.suite import Auth
 from tests.support.world import World, build_world
 
 

@@ -14,15 +14,15 @@ from zoneinfo import ZoneInfo
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from services import schedule
+from schedules import runs
 from services.runtime import Runtime
 from store.clock import FrozenClock
 from store.models import OutboxMessage, SmsAttempt
-from tests.conftest import Auth
 from tests.escalations.support import SUICIDAL, TwilioStandIn
 from tests.escalations.test_opt_out import text_in
 from tests.schedule.support import record
-from tests.selfreport.conftest import report_body
+from tests.support.selfreport import report_body
+from tests.support.suite import Auth
 from tests.support.world import World
 
 NY = ZoneInfo("America/New_York")
@@ -38,7 +38,7 @@ def _queued_reminder(client: FlaskClient, rt: Runtime, clock: FrozenClock) -> Ou
     clock.set(ny(2, 17, 30))
     record(client, Auth(client).headers(World.cx1), _patient_a(rt), ny(2, 17))
     clock.set(ny(2, 19))
-    assert schedule.drain_due_reminders(rt) >= 1
+    assert runs.due_reminders(rt) >= 1
     [message] = _reminders(rt)
     assert message.status == "pending"
     return message

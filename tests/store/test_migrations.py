@@ -43,7 +43,7 @@ PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 
 @pytest.mark.skipif(not PG_URL, reason="PostgreSQL only: set TEST_DATABASE_URL (CI does)")
 def test_postgres_upgrade_matches_models() -> None:
-    from tests.conftest import reset_postgres
+    from tests.support.suite import reset_postgres
 
     url = PG_URL
     reset_postgres(url)

@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from api.app import create_app
 from services.runtime import Runtime
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parent / "artifacts"
-
-
-@dataclass
-class LiveServer:
-    url: str
-    rt: Runtime
+from tests.support.web import (
+    ARTIFACTS,  # noqa: F401
+    CHROMIUM,
+    Browsing,
+    LiveServer,
+    Requests,
+    screenshot,  # noqa: F401
+)
 
 
 @pytest.fixture
@@ -49,31 +45,6 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
-@dataclass
-class Requests:
-    """Every request the page made, so a test can prove none left for another origin."""
-
-    origin: str
-    seen: list[str] = field(default_factory=list)
-
-    def foreign(self) -> list[str]:
-        mine = urlsplit(self.origin)
-        return [
-            u
-            for u in self.seen
-            if not u.startswith(("data:", "blob:", "about:"))
-            and (urlsplit(u).scheme, urlsplit(u).netloc) != (mine.scheme, mine.netloc)
-        ]
-
-
-@dataclass
-class Browsing:
-    page: object
-    server: LiveServer
-    requests: Requests
-    console_errors: list[str]
-
-
 @pytest.fixture
 def browsing(browser: object, live_server: LiveServer) -> Iterator[Browsing]:
     from playwright.sync_api import Browser
@@ -90,17 +61,6 @@ def browsing(browser: object, live_server: LiveServer) -> Iterator[Browsing]:
         yield Browsing(page, live_server, requests, errors)
     finally:
         context.close()
-
-
-def screenshot(page: object, name: str) -> Path:
-    """Keep a full-page screenshot as a CI artefact (git ignores the folder)."""
-    from playwright.sync_api import Page
-
-    assert isinstance(page, Page)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -13,8 +13,8 @@ from playwright.sync_api import Page, expect
 
 from services.runtime import Runtime
 from store.clock import FrozenClock
+from tests.support.web import Browsing, screenshot
 from tests.support.world import World
-from tests.web.conftest import Browsing, screenshot
 from tests.web.support import ROUTINE, URGENT, raise_flags
 
 pytestmark = pytest.mark.browser

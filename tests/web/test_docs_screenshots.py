@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from services import demo
-from tests.web.conftest import Browsing, screenshot
+from tests.support.web import Browsing, screenshot
 
 pytestmark = pytest.mark.browser
 DOCS = Path(__file__).resolve().parents[2] / "docs"

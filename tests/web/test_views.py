@@ -200,7 +200,7 @@ def test_nul_characters_in_a_form_are_a_400_page_not_a_500(
 def test_a_bipolar_patient_without_answers_still_gets_both_charts(
     client: FlaskClient, auth: object, world: World
 ) -> None:
-    from tests.conftest import Auth
+    from tests.support.suite import Auth
 
     assert isinstance(auth, Auth)
     response = client.patch(

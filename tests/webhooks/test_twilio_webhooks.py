@@ -263,7 +263,7 @@ def test_unknown_text_gets_a_pointer_and_unknown_number_stop_is_fine(
 def test_clinician_opt_out_is_skipped_and_reported_in_the_inbox(
     client: FlaskClient, rt: Runtime, world: World, clock: FrozenClock
 ) -> None:
-    from tests.conftest import Auth
+    from tests.support.suite import Auth
 
     inbound(client, X2, "STOP")
     assert user(rt, world.clinician_x2).sms_opted_out
