@@ -302,7 +302,9 @@ def test_keyboard_only(browsing: Browsing, world: World) -> None:
         raise AssertionError(f"Tab never reached {predicate}")
 
     page.goto("/inbox/login")
-    # The username field has the focus on arrival.
+    # The username field has the focus on arrival (waited for: typing before the focus lands
+    # would drop the first keys, as it did under load).
+    expect(page.get_by_label("E-mail or phone")).to_be_focused()
     kb.type(World.cx1)
     kb.press("Tab")
     kb.type(World.PASSWORD)
