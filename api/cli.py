@@ -24,6 +24,7 @@ from services.errors import ServiceError
 from services.passwords import password_problems
 from services.phones import normalize_e164
 from store import migrate
+from store.models import Role
 
 
 def _app(*_: Any) -> Flask:
@@ -109,7 +110,7 @@ def create_clinic(name: str, timezone: str) -> None:
 
 
 @cli.command("create-user")
-@click.option("--role", type=click.Choice(["admin", "clinician"]), required=True)
+@click.option("--role", type=click.Choice([Role.ADMIN.value, Role.CLINICIAN.value]), required=True)
 @click.option("--email", required=True)
 @click.option("--phone", callback=_valid_phone)
 @click.option("--name", default="")
@@ -127,7 +128,7 @@ def create_user(
     password_stdin: bool,
 ) -> None:
     """Create an admin or clinician; the password comes from stdin or a prompt."""
-    if role == "clinician" and (clinic_id is None or phone is None):
+    if role == Role.CLINICIAN and (clinic_id is None or phone is None):
         raise click.UsageError("a clinician needs --clinic and --phone")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -146,8 +147,8 @@ def create_user(
             email=email,
             phone=phone,
             password=password,
-            clinic_id=clinic_id if role == "clinician" else None,
-            on_call_tier=tier if role == "clinician" else None,
+            clinic_id=clinic_id if role == Role.CLINICIAN else None,
+            on_call_tier=tier if role == Role.CLINICIAN else None,
             now=rt.clock.now(),
         )
         user_id = user.id

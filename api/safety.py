@@ -28,6 +28,7 @@ from api.checkins.views import SafetyAnswers
 from api.errors import PROBLEM_JSON
 from api.extensions import runtime
 from services import selfreport
+from store.models import Role
 
 log = logging.getLogger("tandem.api.safety")
 
@@ -41,7 +42,7 @@ def _patient_id_from_token() -> int | None:
         claims: dict[str, Any] = decode_token(token.strip(), allow_expired=True)
     except Exception:  # any undecodable, forged or foreign token: no identity
         return None
-    if claims.get("type") != "access" or claims.get("role") != "patient":
+    if claims.get("type") != "access" or claims.get("role") != Role.PATIENT:
         return None
     try:
         return int(claims["sub"])

@@ -436,7 +436,7 @@ def who_is_on_call(session: Session, *, clinic_id: int, at: datetime) -> list[On
         select(User)
         .where(
             User.clinic_id == clinic_id,
-            User.role == "clinician",
+            User.role == Role.CLINICIAN,
             User.is_active.is_(True),
             User.deleted_at.is_(None),
             User.on_call_tier.is_not(None),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from store.dialects import is_postgresql
 from store.models import PatientProfile
 
 
@@ -18,7 +19,7 @@ def lock_patient(session: Session, patient: PatientProfile) -> None:
     FOR UPDATE lockers would deadlock against; NO KEY UPDATE still excludes every other
     locker of the same patient.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         session.execute(
             select(PatientProfile.user_id)
             .where(PatientProfile.user_id == patient.user_id)

@@ -14,6 +14,7 @@ from api.audit.schemas import AuditEventOut, AuditPage, AuditQuery
 from api.extensions import db
 from api.security import require, the_user
 from services import audit
+from store.models import Role
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="The audit trail (admin).")
 
@@ -77,7 +78,7 @@ def _csv(filters: audit.AuditFilter, cursor: str | None) -> Response:
 
 @blp.route("/audit")
 class AuditTrail(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.arguments(AuditQuery, location="query")
     @blp.response(200, AuditPage)
     @blp.doc(

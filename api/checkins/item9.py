@@ -23,6 +23,7 @@ from api.fields import (
 from api.idempotency import idempotent
 from api.security import require, the_user
 from services import item9
+from store.models import Role
 
 blp = Blueprint(
     "item9",
@@ -63,7 +64,7 @@ class Item9Out(Schema):
 @blp.route("/phq9-item9")
 class Item9Answers(MethodView):
     @idempotent
-    @require("patient")
+    @require(Role.PATIENT)
     @blp.arguments(Item9In)
     @blp.response(201, Item9Out)
     @blp.alt_response(404, description="The task is not yours.")

@@ -17,6 +17,7 @@ from api.idempotency import idempotent
 from api.security import require, the_user
 from clinical import crisis
 from services import selfreport
+from store.models import Role
 
 blp = Blueprint(
     "checkins",
@@ -95,7 +96,7 @@ class SafetyAnswers:
 @blp.route("/checkins/phq9")
 class Phq9Checkins(MethodView):
     @idempotent
-    @require("patient")
+    @require(Role.PATIENT)
     @blp.arguments(Phq9In)
     @blp.response(201, Phq9Out)
     @blp.alt_response(404, description="The task or session is not yours.")
@@ -109,7 +110,7 @@ class Phq9Checkins(MethodView):
 @blp.route("/symptom-reports")
 class SymptomReports(MethodView):
     @idempotent
-    @require("patient")
+    @require(Role.PATIENT)
     @blp.arguments(SymptomReportIn)
     @blp.response(201, SymptomReportOut)
     @blp.alt_response(404, description="The task or session is not yours.")

@@ -20,21 +20,21 @@ from api.idempotency import idempotent
 from api.security import require, the_user
 from services import clinics
 from services.errors import NotFound
-from store.models import Clinic, User
+from store.models import Clinic, Role, User
 
 blp = Blueprint("clinics", __name__, url_prefix="/api/v1", description="Clinics and clinicians.")
 
 
 @blp.route("/clinics")
 class Clinics(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.response(200, ClinicOut(many=True))
     def get(self) -> list[Clinic]:
         """All clinics."""
         return clinics.list_clinics(db())
 
     @idempotent
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.arguments(ClinicIn)
     @blp.response(201, ClinicOut)
     def post(self, data: dict[str, Any]) -> Clinic:
@@ -53,16 +53,16 @@ class Clinics(MethodView):
 
 @blp.route("/clinics/<int:clinic_id>")
 class ClinicById(MethodView):
-    @require("admin", "clinician")
+    @require(Role.ADMIN, Role.CLINICIAN)
     @blp.response(200, ClinicOut)
     def get(self, clinic_id: int) -> Clinic:
         """One clinic (a clinician sees only their own)."""
         user = the_user()
-        if user.role == "clinician" and user.clinic_id != clinic_id:
+        if user.role == Role.CLINICIAN and user.clinic_id != clinic_id:
             raise NotFound("No such clinic.")
         return clinics.get_clinic(db(), clinic_id=clinic_id)
 
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.arguments(ClinicPatch)
     @blp.response(200, ClinicOut)
     def patch(self, data: dict[str, Any], clinic_id: int) -> Clinic:
@@ -82,17 +82,17 @@ class ClinicById(MethodView):
 
 @blp.route("/clinicians")
 class Clinicians(MethodView):
-    @require("admin", "clinician")
+    @require(Role.ADMIN, Role.CLINICIAN)
     @blp.arguments(ClinicianQuery, location="query")
     @blp.response(200, ClinicianOut(many=True))
     def get(self, query: dict[str, Any]) -> list[User]:
         """Clinicians: an admin's choice of clinic, or the caller's own clinic."""
         user = the_user()
-        clinic_id = query.get("clinic_id") if user.role == "admin" else user.clinic_id
+        clinic_id = query.get("clinic_id") if user.role == Role.ADMIN else user.clinic_id
         return clinics.list_clinicians(db(), clinic_id=clinic_id)
 
     @idempotent
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.arguments(ClinicianIn)
     @blp.response(201, ClinicianOut)
     def post(self, data: dict[str, Any]) -> User:
@@ -100,7 +100,7 @@ class Clinicians(MethodView):
         user = clinics.create_staff(
             db(),
             actor=the_user(),
-            role="clinician",
+            role=Role.CLINICIAN,
             name=data["name"],
             email=data["email"],
             phone=data["phone"],
@@ -114,7 +114,7 @@ class Clinicians(MethodView):
 
 @blp.route("/clinicians/<int:clinician_id>/deactivate")
 class ClinicianDeactivation(MethodView):
-    @require("admin")
+    @require(Role.ADMIN)
     @blp.response(200, ClinicianOut)
     @blp.alt_response(404, description="No such clinician.")
     def post(self, clinician_id: int) -> User:

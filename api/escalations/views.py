@@ -20,6 +20,7 @@ from api.security import require, the_user
 from services import escalations, oncall
 from services.escalations import EscalationDetail
 from store.escalations import Escalation
+from store.models import Role
 
 blp = Blueprint(
     "escalations",
@@ -39,7 +40,7 @@ class InboxEntry:
 
 @blp.route("")
 class Escalations(MethodView):
-    @require("clinician")
+    @require(Role.CLINICIAN)
     @blp.arguments(EscalationQuery, location="query")
     @blp.response(200, EscalationPage)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +73,7 @@ class Escalations(MethodView):
 
 @blp.route("/<int:escalation_id>")
 class EscalationById(MethodView):
-    @require("clinician")
+    @require(Role.CLINICIAN)
     @blp.response(200, EscalationDetailOut)
     def get(self, escalation_id: int) -> EscalationDetail:
         """One escalation with its evidence, every notification and its timeline."""
@@ -83,7 +84,7 @@ class EscalationById(MethodView):
 
 @blp.route("/<int:escalation_id>/acknowledge")
 class Acknowledge(MethodView):
-    @require("clinician")
+    @require(Role.CLINICIAN)
     @blp.response(200, EscalationDetailOut)
     @blp.alt_response(409, description="The escalation is already resolved.")
     def post(self, escalation_id: int) -> EscalationDetail:
@@ -95,7 +96,7 @@ class Acknowledge(MethodView):
 
 @blp.route("/<int:escalation_id>/resolve")
 class Resolve(MethodView):
-    @require("clinician")
+    @require(Role.CLINICIAN)
     @blp.arguments(ResolveIn)
     @blp.response(200, EscalationDetailOut)
     @blp.alt_response(409, description="The escalation is already resolved.")
@@ -112,7 +113,7 @@ class Resolve(MethodView):
 
 @blp.route("/<int:escalation_id>/reassign")
 class Reassign(MethodView):
-    @require("clinician")
+    @require(Role.CLINICIAN)
     @blp.arguments(ReassignIn)
     @blp.response(200, EscalationDetailOut)
     @blp.alt_response(

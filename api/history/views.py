@@ -12,6 +12,7 @@ from api.extensions import db, runtime
 from api.fields import PageQuery
 from api.security import require, the_user
 from services import selfreport
+from store.models import Role
 from store.reports import Phq9Checkin, SymptomReportRecord
 
 blp = Blueprint(
@@ -24,7 +25,7 @@ blp = Blueprint(
 
 @blp.route("/<int:patient_id>/checkins")
 class PatientCheckins(MethodView):
-    @require("clinician")
+    @require(Role.CLINICIAN)
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, RatedCheckinPage)
     def get(self, query: dict[str, Any], patient_id: int) -> selfreport.History[Phq9Checkin]:
@@ -41,7 +42,7 @@ class PatientCheckins(MethodView):
 
 @blp.route("/<int:patient_id>/symptom-reports")
 class PatientSymptomReports(MethodView):
-    @require("clinician")
+    @require(Role.CLINICIAN)
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, RatedSymptomReportPage)
     def get(

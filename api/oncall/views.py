@@ -18,7 +18,7 @@ from api.oncall.schemas import (
 from api.security import require, the_user
 from services import oncall
 from services.oncall import OnCallView
-from store.models import User
+from store.models import Role, User
 
 blp = Blueprint(
     "oncall",
@@ -30,7 +30,7 @@ blp = Blueprint(
 
 @blp.route("/clinics/<int:clinic_id>/on-call")
 class OnCall(MethodView):
-    @require("admin", "clinician")
+    @require(Role.ADMIN, Role.CLINICIAN)
     @blp.arguments(OnCallQuery, location="query")
     @blp.response(200, OnCallOut)
     def get(self, query: dict[str, Any], clinic_id: int) -> OnCallView:
@@ -40,7 +40,7 @@ class OnCall(MethodView):
             db(), viewer=the_user(), clinic_id=clinic_id, at=query["at"] or now, now=now
         )
 
-    @require("admin", "clinician")
+    @require(Role.ADMIN, Role.CLINICIAN)
     @blp.arguments(OnCallIn)
     @blp.response(200, OnCallOut)
     def put(self, data: dict[str, Any], clinic_id: int) -> OnCallView:
@@ -60,7 +60,7 @@ class OnCall(MethodView):
 
 @blp.route("/clinicians/<int:clinician_id>")
 class ClinicianById(MethodView):
-    @require("admin", "clinician")
+    @require(Role.ADMIN, Role.CLINICIAN)
     @blp.arguments(ClinicianPatch)
     @blp.response(200, ClinicianWithNotifyOut)
     @blp.alt_response(409, description="The phone number belongs to another user.")

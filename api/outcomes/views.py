@@ -12,6 +12,7 @@ from marshmallow import Schema, fields
 from api.extensions import db, runtime
 from api.security import require, the_user
 from services import cohort
+from store.models import Role
 
 blp = Blueprint(
     "outcomes", __name__, url_prefix="/api/v1", description="The clinic's cohort outcomes."
@@ -61,7 +62,7 @@ class OutcomesOut(Schema):
 
 @blp.route("/clinics/<int:clinic_id>/outcomes")
 class Outcomes(MethodView):
-    @require("admin", "clinician")
+    @require(Role.ADMIN, Role.CLINICIAN)
     @blp.response(200, OutcomesOut, content_type="application/json")
     @blp.alt_response(
         200,

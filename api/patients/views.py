@@ -21,7 +21,7 @@ from api.patients.schemas import (
 from api.security import require, the_user
 from services import patients, selfreport
 from services.pagination import Page
-from store.models import PatientProfile
+from store.models import PatientProfile, Role
 
 blp = Blueprint(
     "patients",
@@ -33,7 +33,7 @@ blp = Blueprint(
 
 @blp.route("")
 class Patients(MethodView):
-    @require("clinician")
+    @require(Role.CLINICIAN)
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, PatientPage)
     def get(self, query: dict[str, Any]) -> Page[PatientProfile]:
@@ -47,7 +47,7 @@ class Patients(MethodView):
         )
 
     @idempotent
-    @require("clinician")
+    @require(Role.CLINICIAN)
     @blp.arguments(PatientIn)
     @blp.response(201, PatientOut)
     @blp.alt_response(422, description="Invalid fields, or each unmet eligibility criterion.")
@@ -60,7 +60,7 @@ class Patients(MethodView):
 
 @blp.route("/<int:patient_id>")
 class PatientById(MethodView):
-    @require("clinician")
+    @require(Role.CLINICIAN)
     @blp.response(200, PatientDetailOut)
     def get(self, patient_id: int) -> selfreport.Standing:
         """One patient of your clinic: profile, plan, latest scores and outcome summary."""
@@ -68,7 +68,7 @@ class PatientById(MethodView):
             db(), viewer=the_user(), patient_id=patient_id, now=runtime().clock.now()
         )
 
-    @require("clinician")
+    @require(Role.CLINICIAN)
     @blp.arguments(PatientPatch)
     @blp.response(200, PatientOut)
     def patch(self, data: dict[str, Any], patient_id: int) -> PatientProfile:
@@ -80,7 +80,7 @@ class PatientById(MethodView):
 
 @blp.route("/<int:patient_id>/activation")
 class Activation(MethodView):
-    @require("clinician")
+    @require(Role.CLINICIAN)
     @blp.response(202)
     def post(self, patient_id: int) -> Response:
         """Send the patient a new activation code (earlier codes stop working)."""

@@ -22,6 +22,7 @@ from api.sessions.schemas import (
 )
 from services import sessions
 from services.pagination import Page
+from store.models import Role
 from store.schedule import TreatmentSession
 
 blp = Blueprint(
@@ -34,7 +35,7 @@ blp = Blueprint(
 
 @blp.route("")
 class Sessions(MethodView):
-    @require("clinician")
+    @require(Role.CLINICIAN)
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, SessionPage)
     def get(self, query: dict[str, Any], patient_id: int) -> Page[TreatmentSession]:
@@ -49,7 +50,7 @@ class Sessions(MethodView):
         )
 
     @idempotent
-    @require("clinician")
+    @require(Role.CLINICIAN)
     @blp.arguments(SessionIn)
     @blp.response(201, SessionCreated)
     @blp.alt_response(409, description="A session at this start time is already recorded.")
@@ -71,7 +72,7 @@ live_blp = Blueprint(
 
 @live_blp.route("")
 class SessionById(MethodView):
-    @require("clinician")
+    @require(Role.CLINICIAN)
     @live_blp.response(200, SessionOut)
     def get(self, session_id: int) -> TreatmentSession:
         """One session of your clinic, with its readings and deviations."""
@@ -81,7 +82,7 @@ class SessionById(MethodView):
 @live_blp.route("/vitals")
 class SessionVitals(MethodView):
     @idempotent
-    @require("clinician")
+    @require(Role.CLINICIAN)
     @live_blp.arguments(VitalsIn)
     @live_blp.response(201, ReadingCreated)
     @live_blp.alt_response(404, description="No such session in your clinic.")
@@ -98,7 +99,7 @@ class SessionVitals(MethodView):
 @live_blp.route("/end")
 class SessionEnd(MethodView):
     @idempotent
-    @require("clinician")
+    @require(Role.CLINICIAN)
     @live_blp.arguments(SessionEndIn)
     @live_blp.response(200, SessionOut)
     @live_blp.alt_response(404, description="No such session in your clinic.")

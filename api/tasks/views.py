@@ -12,6 +12,7 @@ from api.fields import show_times_in
 from api.security import require, the_user
 from api.tasks.schemas import TaskOut
 from services import schedule
+from store.models import Role
 from store.schedule import Task
 
 blp = Blueprint(
@@ -24,7 +25,7 @@ blp = Blueprint(
 
 @blp.route("/tasks")
 class MyTasks(MethodView):
-    @require("patient")
+    @require(Role.PATIENT)
     @blp.response(200, TaskOut(many=True))
     def get(self) -> list[Task]:
         """Open tasks due now, soonest first; answering one (with its task_id) closes it."""

@@ -30,7 +30,7 @@ from notifications.paging import (
 )
 from services.escalations.state import active_clinicians, add_event, paging_policy
 from store.escalations import Escalation
-from store.models import OutboxMessage, PatientProfile, User
+from store.models import OutboxMessage, PatientProfile, Role, User
 
 
 def tiers_for(
@@ -57,7 +57,7 @@ def tiers_for(
     care_team = [
         c
         for c in patient.care_team
-        if c.role == "clinician"
+        if c.role == Role.CLINICIAN
         and c.clinic_id == patient.clinic_id
         and c.is_active
         and c.deleted_at is None

@@ -18,7 +18,7 @@ from services.escalations.reachability import unpageable_clause, unpageable_ids
 from services.escalations.state import active_clinician, add_event, locked
 from services.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor
 from store.escalations import STATUSES, Escalation, EscalationEvent, EscalationEvidence, Status
-from store.models import OutboxMessage, User
+from store.models import OutboxMessage, Role, User
 
 NOTE_MAX = 2000
 
@@ -319,7 +319,11 @@ def acknowledge_by_sms(
     escalation = locked(
         session, Escalation.id == escalation_id, Escalation.clinic_id == clinician.clinic_id
     )
-    if escalation is None or escalation.status == Status.RESOLVED or clinician.role != "clinician":
+    if (
+        escalation is None
+        or escalation.status == Status.RESOLVED
+        or clinician.role != Role.CLINICIAN
+    ):
         return False
     _acknowledge(session, escalation=escalation, actor=clinician, via=via, now=now)
     return True

@@ -13,8 +13,9 @@ from notifications import paging, texts
 from notifications.outbox import enqueue_sms
 from services.escalations import flow
 from services.escalations.state import active_clinicians, add_event, paging_policy
+from store.dialects import for_update
 from store.escalations import Escalation, Status
-from store.models import PatientProfile, User, care_team
+from store.models import PatientProfile, Role, User, care_team
 
 # Tells a clinic's clinicians that a colleague texted STOP (issue 15 item 1).
 PAGING_NOTICE_PURPOSE = "paging_notice"
@@ -88,10 +89,8 @@ def _open_paged(session: Session, clinic_id: int) -> list[Escalation]:
         )
         .order_by(Escalation.id)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        # The timer may be moving the same escalations; each is changed by one at a time.
-        query = query.with_for_update(of=Escalation)
-    return list(session.scalars(query))
+    # The timer may be moving the same escalations; each is changed by one at a time.
+    return list(session.scalars(for_update(query, session, of=Escalation)))
 
 
 def clinician_left_paging(session: Session, *, clinician: User, now: datetime) -> None:
@@ -102,7 +101,7 @@ def clinician_left_paging(session: Session, *, clinician: User, now: datetime) -
     so the chain ends now and the clinic's fallback phone is texted, instead of the chain
     skipping an empty roster for three cycles of time-outs.
     """
-    if clinician.role != "clinician" or clinician.clinic_id is None:
+    if clinician.role != Role.CLINICIAN or clinician.clinic_id is None:
         return
     colleagues = session.scalars(
         select(User)
@@ -161,7 +160,7 @@ def clinician_rejoined_paging(session: Session, *, clinician: User, now: datetim
     patient's chain and were not paged in this step already. Returns how many escalations
     were touched; a repeated START touches none (no double pages).
     """
-    if clinician.role != "clinician" or clinician.clinic_id is None or not clinician.is_active:
+    if clinician.role != Role.CLINICIAN or clinician.clinic_id is None or not clinician.is_active:
         return 0
     session.flush()  # the opt-in itself must be visible to the reachability query
     touched = 0

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from notifications.paging import PagingPolicy
 from services.clinics import effective_policy
+from store.dialects import for_update
 from store.escalations import Escalation, EscalationEvent
-from store.models import Clinic, User
+from store.models import Clinic, Role, User
 
 
 def paging_policy(session: Session, clinic_id: int) -> PagingPolicy:
@@ -22,10 +23,7 @@ def paging_policy(session: Session, clinic_id: int) -> PagingPolicy:
 
 def locked(session: Session, *conditions: Any) -> Escalation | None:
     """The escalation matching ``conditions``, row-locked on PostgreSQL until commit."""
-    query = select(Escalation).where(*conditions)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    return session.scalars(query).first()
+    return session.scalars(for_update(select(Escalation).where(*conditions), session)).first()
 
 
 def add_event(
@@ -50,7 +48,7 @@ def active_clinician(session: Session, user_id: int, *, clinic_id: int | None) -
     clinician = session.get(User, user_id)
     if (
         clinician is None
-        or clinician.role != "clinician"
+        or clinician.role != Role.CLINICIAN
         or clinician.clinic_id != clinic_id
         or not clinician.is_active
         or clinician.deleted_at is not None
@@ -63,7 +61,7 @@ def active_clinicians(clinic_id: Any) -> tuple[ColumnElement[bool], ...]:
     """SQL: a user is an active clinician of ``clinic_id`` (a value or a correlated column)."""
     return (
         User.clinic_id == clinic_id,
-        User.role == "clinician",
+        User.role == Role.CLINICIAN,
         User.is_active.is_(True),
         User.deleted_at.is_(None),
     )

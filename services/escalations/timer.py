@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from notifications import paging
 from services.escalations import flow
 from services.escalations.state import add_event, locked
+from store.dialects import for_update
 from store.escalations import Escalation, Status
 from store.models import OutboxMessage
 
@@ -25,7 +26,7 @@ log = logging.getLogger("tandem.escalations")
 ADVANCE_BATCH = 100
 
 
-def _due_query(now: datetime, dialect: str) -> Select[Any]:
+def _due_query(session: Session, now: datetime) -> Select[Any]:
     query = (
         select(Escalation)
         .where(
@@ -36,16 +37,13 @@ def _due_query(now: datetime, dialect: str) -> Select[Any]:
         .order_by(Escalation.next_page_at, Escalation.id)
         .limit(ADVANCE_BATCH)
     )
-    if dialect == "postgresql":
-        # Several scheduler processes may run; each takes different escalations.
-        query = query.with_for_update(skip_locked=True, of=Escalation)
-    return query
+    # Several scheduler processes may run; each takes different escalations.
+    return for_update(query, session, skip_locked=True, of=Escalation)
 
 
 def advance_due(session: Session, *, now: datetime) -> int:
     """Page the next tier of every open escalation whose tier timed out (one batch)."""
-    dialect = session.get_bind().dialect.name
-    escalations = session.scalars(_due_query(now, dialect)).all()
+    escalations = session.scalars(_due_query(session, now)).all()
     for escalation in escalations:
         try:
             # One escalation that cannot be advanced must not hold up every other one.
