@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from clinical.oncall import Override, Rotation, Schedule, on_call_now
+from clinical.vocabulary import Priority
 from notifications import pager, texts
 from notifications.outbox import PENDING, Channel, NewSms, enqueue_many
 from store.escalations import Escalation
@@ -25,7 +26,7 @@ VOICE_PURPOSE = "page_voice"
 VOICE_CHANNEL = Channel.VOICE
 CANCELED = "canceled"
 # Only urgent escalations ring a phone: the spoken text says "urgent".
-VOICE_PRIORITIES = ("urgent",)
+VOICE_PRIORITIES = (Priority.URGENT,)
 DEFAULT_VOICE_AFTER_MINUTES = 5
 # A clinician who never chose (``notify`` unset) is texted at once and rung after 5 minutes
 # of an urgent page: an SMS at night is easy to sleep through. An explicit list, even one

@@ -20,6 +20,7 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clinical.vocabulary import Priority
 from notifications import texts
 from notifications.outbox import Channel, NewSms, enqueue_many
 from notifications.sms import SendResult, SmsError, is_retryable_response
@@ -29,7 +30,11 @@ from store.models import Clinic, OutboxMessage
 PURPOSE = "pager_event"
 CHANNEL = Channel.PAGER
 ACTIONS = ("trigger", "acknowledge", "resolve")
-SEVERITY = {"urgent": "critical", "high": "error", "routine": "info"}
+SEVERITY: dict[str, str] = {
+    Priority.URGENT: "critical",
+    Priority.HIGH: "error",
+    Priority.ROUTINE: "info",
+}
 # Ahead of reminders, as pages are; the order among one escalation's events is by id.
 OUTBOX_PRIORITY = 90
 

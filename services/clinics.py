@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from clinical.errors import InvalidInput
 from clinical.rules import EscalationRules
+from clinical.vocabulary import Priority
 from notifications import paging
 from services import audit
 from services.auth import revoke_sessions
@@ -28,7 +29,7 @@ DEFAULT_POLICY: dict[str, Any] = {
 
 
 # Safety floors (rules-2): the next tier is paged within these, and the chain runs at least once.
-MAX_ACK_TIMEOUT_SECONDS = {"urgent": 900, "high": 3600}
+MAX_ACK_TIMEOUT_SECONDS = {Priority.URGENT: 900, Priority.HIGH: 3600}
 MIN_REPEAT = 1
 
 

@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
+from clinical.vocabulary import Priority
 from notifications import outbox
 from services.runtime import Runtime
-from store.escalations import Escalation
+from store.escalations import Escalation, Status
 from store.models import JobRun, OutboxMessage, TimerLease
 from store.types import UTCDateTime
 
@@ -164,11 +165,11 @@ def unacknowledged(session: Session, now: datetime) -> dict[str, tuple[int, floa
             func.count(),
             func.min(Escalation.created_at, type_=UTCDateTime()),
         )
-        .where(Escalation.status == "open")
+        .where(Escalation.status == Status.OPEN)
         .group_by(Escalation.priority)
     ).all()
     found = {priority: (int(count), _age(now, oldest)) for priority, count, oldest in rows}
-    for priority in ("urgent", "high", "routine"):
+    for priority in Priority:
         found.setdefault(priority, (0, 0.0))
     return found
 

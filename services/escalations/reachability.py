@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
+from clinical.vocabulary import Priority
 from notifications import paging, texts
 from notifications.outbox import enqueue_sms
 from services.escalations import flow
@@ -125,7 +126,7 @@ def clinician_left_paging(session: Session, *, clinician: User, now: datetime) -
                 now=now,
                 recipient_id=colleague.id,
                 dedupe_key=f"left-paging:{clinician.id}:{now.isoformat()}:{colleague.id}",
-                priority=paging.OUTBOX_PRIORITY["high"],
+                priority=paging.OUTBOX_PRIORITY[Priority.HIGH],
             )
     fallback = paging_policy(session, clinician.clinic_id).fallback_phone
     if not told and fallback:
@@ -137,7 +138,7 @@ def clinician_left_paging(session: Session, *, clinician: User, now: datetime) -
             purpose=PAGING_NOTICE_PURPOSE,
             now=now,
             dedupe_key=f"left-paging:{clinician.id}:{now.isoformat()}:fallback",
-            priority=paging.OUTBOX_PRIORITY["high"],
+            priority=paging.OUTBOX_PRIORITY[Priority.HIGH],
         )
     session.flush()  # the opt-out itself must be visible to the reachability query
     stranded = unpageable_ids(
