@@ -25,6 +25,7 @@ from clinical.outcomes import RESPONSE_REDUCTION, change_from_baseline
 from clinical.phq9 import Phq9Score
 from clinical.symptoms import SEVERE, SymptomReport, severe_symptoms
 from clinical.vocabulary import Kind, Priority
+from clinical.worsening import worsening
 
 # Second version (December 2026): safety floors, relapse confirmed on a second total, worsening
 # against the baseline too, item 9 skipped judged by the total, live vitals. Stored flags and
@@ -252,7 +253,7 @@ def phq9_flags(
         at=None,
         reason=None if baseline is not None else outcomes.NO_PHQ9_BASELINE,
     )
-    worse = outcomes.worsening(
+    worse = worsening(
         baseline=base, previous_total=previous_total, total=total, points=rules.worsening_points
     )
     if worse is not None:
