@@ -265,20 +265,13 @@ def evaluate(course: Course, *, now: datetime) -> PatientOutcome:
     )
     found_baseline = baseline_of(course, acute.first_session_at)
     baseline, source = found_baseline.score, found_baseline.source
-    acute_end, stopped_early = acute.ended_at, acute.stopped_early
+    acute_end = acute.ended_at
     completion = (
         _first_in(checkins, times, acute_end, acute_end + COMPLETION_WINDOW)
         if acute_end is not None
         else None
     )
-    # The v2 gate: no verdict without a PHQ-9 baseline >= 10 (the reason says which).
-    reason = outcomes.response(baseline=found_baseline, total=None).reason
-    if reason == outcomes.NO_POST_TREATMENT_PHQ9:
-        reason = None
-    if reason is None and acute_end is None:
-        reason = ACUTE_NOT_COMPLETED
-    elif reason is None and completion is None:
-        reason = NO_COMPLETION_CHECKIN
+    reason = _not_evaluable(found_baseline, acute_end, completion)
 
     response = remission = None
     reduction: float | None = None
@@ -289,30 +282,9 @@ def evaluate(course: Course, *, now: datetime) -> PatientOutcome:
         response = outcomes.response(baseline=found_baseline, total=completion.total).value
         remission = outcomes.remission(baseline=found_baseline, total=completion.total).value
         reduction = round1(Fraction(100 * (baseline - completion.total), baseline))
-        broken = remission is not True
-        unknown = False
-        for months in FOLLOW_UP_MONTHS:
-            target = add_months(acute_end, months)
-            found = _first_in(checkins, times, target - FOLLOW_UP_BEFORE, target + FOLLOW_UP_AFTER)
-            if found is None and now < target + FOLLOW_UP_AFTER:
-                break  # not due yet, nor any later follow-up
-            if (
-                found is not None
-                and not outcomes.remission(baseline=found_baseline, total=found.total).value
-            ):
-                broken = True
-            if found is None and not broken:
-                unknown = True
-            if broken:
-                sustained[months] = False
-            elif unknown:
-                # A missing assessment while still in remission: not known, left out of n.
-                missing[months] = True
-            else:
-                sustained[months] = True
-    deviations = dict(acute.deviations)
-    for kind, count in course.recorded_deviations.items():
-        deviations[kind] = deviations.get(kind, 0) + count
+        sustained, missing = _follow_ups(
+            checkins, times, found_baseline, acute_end, broken=remission is not True, now=now
+        )
     return PatientOutcome(
         key=course.key,
         bipolar=course.bipolar,
@@ -323,7 +295,7 @@ def evaluate(course: Course, *, now: datetime) -> PatientOutcome:
         baseline=baseline,
         baseline_source=source,
         acute_completed=acute_end is not None,
-        acute_stopped_early=stopped_early,
+        acute_stopped_early=acute.stopped_early,
         acute_ended_at=acute_end,
         completion_total=completion.total if completion is not None else None,
         percent_reduction=reduction,
@@ -332,8 +304,62 @@ def evaluate(course: Course, *, now: datetime) -> PatientOutcome:
         not_evaluable=reason,
         sustained_remission=sustained,
         follow_up_missing=missing,
-        deviations=deviations,
+        deviations=_add_counts(dict(acute.deviations), course.recorded_deviations),
     )
+
+
+def _not_evaluable(
+    baseline: outcomes.Baseline, acute_end: datetime | None, completion: Checkin | None
+) -> str | None:
+    """Why no verdict can be given (one of REASONS, in their order), or None."""
+    # The v2 gate: no verdict without a PHQ-9 baseline >= 10 (the reason says which).
+    reason = outcomes.response(baseline=baseline, total=None).reason
+    if reason == outcomes.NO_POST_TREATMENT_PHQ9:
+        reason = None
+    if reason is None and acute_end is None:
+        reason = ACUTE_NOT_COMPLETED
+    elif reason is None and completion is None:
+        reason = NO_COMPLETION_CHECKIN
+    return reason
+
+
+def _follow_ups(
+    checkins: Sequence[Checkin],
+    times: Sequence[datetime],
+    baseline: outcomes.Baseline,
+    acute_end: datetime,
+    *,
+    broken: bool,
+    now: datetime,
+) -> tuple[dict[int, bool | None], dict[int, bool]]:
+    """Sustained remission and missing assessments by month (`broken`: completion not remitted)."""
+    sustained: dict[int, bool | None] = dict.fromkeys(FOLLOW_UP_MONTHS)
+    missing: dict[int, bool] = dict.fromkeys(FOLLOW_UP_MONTHS, False)
+    unknown = False
+    for months in FOLLOW_UP_MONTHS:
+        target = add_months(acute_end, months)
+        found = _first_in(checkins, times, target - FOLLOW_UP_BEFORE, target + FOLLOW_UP_AFTER)
+        if found is None and now < target + FOLLOW_UP_AFTER:
+            break  # not due yet, nor any later follow-up
+        if found is not None and not outcomes.remission(baseline=baseline, total=found.total).value:
+            broken = True
+        if found is None and not broken:
+            unknown = True
+        if broken:
+            sustained[months] = False
+        elif unknown:
+            # A missing assessment while still in remission: not known, left out of n.
+            missing[months] = True
+        else:
+            sustained[months] = True
+    return sustained, missing
+
+
+def _add_counts(into: dict[str, int], counts: Mapping[str, int]) -> dict[str, int]:
+    """Add deviation counts by kind into `into` (returned)."""
+    for kind, count in counts.items():
+        into[kind] = into.get(kind, 0) + count
+    return into
 
 
 def _count(values: Iterable[bool | None]) -> Rate:
@@ -397,8 +423,7 @@ def report_from(rows: Sequence[PatientOutcome]) -> dict[str, Any]:
     """The cohort report from already evaluated patients."""
     deviations: dict[str, int] = {}
     for o in rows:
-        for kind, count in o.deviations.items():
-            deviations[kind] = deviations.get(kind, 0) + count
+        _add_counts(deviations, o.deviations)
     return {
         **summarize(rows),
         "by_group": {

@@ -164,17 +164,16 @@ def summarize(*, baseline: int | None, totals: Sequence[int]) -> OutcomeSummary:
 # elevated, used a post-treatment check-in as the baseline, and called a single bad total a
 # relapse. The functions below replace it for new records; the v1 functions above stay so
 # that records made under v1 can still be explained. Every result carries its version.
+# Worsening, the one v2 definition that raises a flag rather than an outcome, is in
+# clinical.worsening.
 # ---------------------------------------------------------------------------------------------
 
 OUTCOMES_VERSION = "outcomes-2"
 BASELINE_VERSION = "baseline-2"
 RELAPSE_VERSION = "relapse-2"
-WORSENING_VERSION = "worsening-2"
 
 # HEDIS counts response and remission only from an elevated index score (> 9).
 MIN_BASELINE = 10
-# Worsening: this many points above the previous check-in or above the baseline.
-WORSENING_POINTS = 5
 
 PRE_TREATMENT_PHQ9 = "pre_treatment_phq9"
 SCREENING_PHQ9 = "screening_phq9"
@@ -189,9 +188,6 @@ RELAPSE_NONE = "none"
 RELAPSE_RECHECK = "recheck"
 RELAPSE_CONFIRMED = "confirmed"
 RELAPSE_STATUSES: tuple[str, ...] = (RELAPSE_NONE, RELAPSE_RECHECK, RELAPSE_CONFIRMED)
-
-WORSE_THAN_PREVIOUS = "previous"
-WORSE_THAN_BASELINE = "baseline"
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,27 +230,6 @@ class Verdict:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"value": self.value, "reason": self.reason, "version": self.version}
-
-
-@dataclass(frozen=True, slots=True)
-class Worsening:
-    """A total at least WORSENING_POINTS above the previous check-in and/or the baseline."""
-
-    against: tuple[str, ...]
-    previous_total: int | None
-    baseline: int | None
-    points: int
-    version: str = WORSENING_VERSION
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "against": list(self.against),
-            "previous_total": self.previous_total,
-            "baseline": self.baseline,
-            "points": self.points,
-            "version": self.version,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,29 +375,6 @@ def relapse_status(*, baseline: Baseline, earlier_totals: Sequence[int], total: 
     if len(marks) >= 2 and marks[-2]:
         return RELAPSE_CONFIRMED
     return RELAPSE_RECHECK
-
-
-def worsening(
-    *,
-    baseline: Baseline,
-    previous_total: int | None,
-    total: int,
-    points: int = WORSENING_POINTS,
-) -> Worsening | None:
-    """Total >= previous + points, or >= baseline + points (a slow drift past the start)."""
-    against: list[str] = []
-    if previous_total is not None and total - previous_total >= points:
-        against.append(WORSE_THAN_PREVIOUS)
-    if baseline.score is not None and total - baseline.score >= points:
-        against.append(WORSE_THAN_BASELINE)
-    if not against:
-        return None
-    return Worsening(
-        against=tuple(against),
-        previous_total=previous_total,
-        baseline=baseline.score,
-        points=points,
-    )
 
 
 def summarize_course(*, baseline: Baseline, totals: Sequence[int]) -> CourseOutcome:

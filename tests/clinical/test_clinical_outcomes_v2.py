@@ -21,7 +21,6 @@ from clinical.outcomes import (
     RELAPSE_NONE,
     RELAPSE_RECHECK,
     SCREENING_PHQ9,
-    WORSENING_VERSION,
     Baseline,
     Phq9Point,
     post_treatment_totals,
@@ -30,8 +29,8 @@ from clinical.outcomes import (
     response,
     select_baseline,
     summarize_course,
-    worsening,
 )
+from clinical.worsening import WORSENING_VERSION, worsening
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 TOTAL = st.integers(min_value=0, max_value=27)
