@@ -9,7 +9,7 @@ from pathlib import Path
 import clinical
 
 PACKAGE = Path(clinical.__file__).parent
-SOURCES = sorted(PACKAGE.glob("*.py"))
+SOURCES = sorted(PACKAGE.rglob("*.py"))
 
 
 def imported_roots(path: Path) -> set[str]:
