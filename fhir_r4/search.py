@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from werkzeug.datastructures import MultiDict
 
-from fhir_r4.resources import LOINC
+from fhir_r4.resources.vocabulary import LOINC
 from services.fhir import TimeRange
 
 DEFAULT_COUNT = 50
