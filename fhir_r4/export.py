@@ -13,7 +13,7 @@ from api.security import require, the_user
 from fhir_r4 import search
 from fhir_r4.blueprint import base_url, bp, clock_now
 from fhir_r4.resources import checkins, datatypes, demographics, vitals, vocabulary
-from services import fhir as svc
+from services.fhir import bulk
 from store.database import Database
 
 NDJSON_FORMATS = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
@@ -33,9 +33,9 @@ def export_kickoff() -> Response:
     output_format = request.args.get("_outputFormat")
     if output_format is not None and output_format not in NDJSON_FORMATS:
         raise search.SearchError("_outputFormat: only application/fhir+ndjson is written.")
-    types = search.types(request.args.get("_type"), svc.EXPORT_TYPES)
+    types = search.types(request.args.get("_type"), bulk.EXPORT_TYPES)
     since = search.instant(request.args.get("_since"), "_since")
-    job = svc.start_export(
+    job = bulk.start_export(
         db(), viewer=the_user(), types=types, since=since, request_url=request.url, now=clock_now()
     )
     response = Response(status=202)
@@ -49,9 +49,9 @@ def export_status(job_id: str) -> Response:
     """The manifest (the files stream from the database when fetched); DELETE cancels."""
     user, now = the_user(), clock_now()
     if request.method == "DELETE":
-        svc.cancel_export(db(), viewer=user, job_id=job_id, now=now)
+        bulk.cancel_export(db(), viewer=user, job_id=job_id, now=now)
         return Response(status=202)
-    job = svc.export_job(db(), viewer=user, job_id=job_id, now=now)
+    job = bulk.export_job(db(), viewer=user, job_id=job_id, now=now)
     manifest = {
         "transactionTime": datatypes.instant(job.transaction_time),
         "request": job.request_url,
@@ -62,24 +62,24 @@ def export_status(job_id: str) -> Response:
         "error": [],
     }
     response = Response(json.dumps(manifest), status=200, mimetype="application/json")
-    response.headers["Expires"] = (job.transaction_time + svc.EXPORT_TTL).strftime(
+    response.headers["Expires"] = (job.transaction_time + bulk.EXPORT_TTL).strftime(
         "%a, %d %b %Y %H:%M:%S GMT"
     )
     return response
 
 
-def _ndjson_lines(database: Database, scope: svc.JobScope, resource: str) -> Iterator[str]:
+def _ndjson_lines(database: Database, scope: bulk.JobScope, resource: str) -> Iterator[str]:
     if resource == "Patient":
-        for profile in svc.stream_patients(database, scope):
+        for profile in bulk.stream_patients(database, scope):
             yield json.dumps(demographics.patient(profile), separators=(",", ":"))
     elif resource == "QuestionnaireResponse":
-        for row in svc.stream_checkins(database, scope):
+        for row in bulk.stream_checkins(database, scope):
             for built in checkins.responses(row):
                 yield json.dumps(built, separators=(",", ":"))
     else:
-        for row in svc.stream_checkins(database, scope):
+        for row in bulk.stream_checkins(database, scope):
             yield json.dumps(checkins.phq9_total(row), separators=(",", ":"))
-        for v in svc.stream_vitals(database, scope):
+        for v in bulk.stream_vitals(database, scope):
             for built in vitals.vitals_observations(v):
                 yield json.dumps(built, separators=(",", ":"))
 
@@ -103,9 +103,9 @@ def _chunks(lines: Iterator[str]) -> Iterator[bytes]:
 def export_file(job_id: str, resource: str) -> Response:
     """One NDJSON file, streamed from the database in batches (the same builders as the API;
     the suite validates every line with fhir.resources)."""
-    job = svc.open_export_file(
+    job = bulk.open_export_file(
         db(), viewer=the_user(), job_id=job_id, resource=resource, now=clock_now()
     )
-    scope = svc.job_scope(job)
+    scope = bulk.job_scope(job)
     database = runtime().database
     return Response(_chunks(_ndjson_lines(database, scope, resource)), mimetype=vocabulary.NDJSON)

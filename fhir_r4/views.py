@@ -33,9 +33,9 @@ from fhir_r4.resources import (
     vitals,
     vocabulary,
 )
-from services import fhir as svc
 from services.errors import NotFound
-from services.fhir import TimeRange
+from services.fhir import compartment, reads, searches
+from services.fhir.scope import TimeRange
 from store.reports import Phq9Checkin
 
 # One kind of row in a paged search: fetch(after_id, limit) -> [(row id, resource)].
@@ -135,7 +135,7 @@ def patients() -> Response:
             raise search.SearchError("_id must be a patient id.")
         try:
             found = [
-                demographics.patient(svc.read_patient(db(), viewer=user, patient_id=pid, now=now))
+                demographics.patient(reads.read_patient(db(), viewer=user, patient_id=pid, now=now))
             ]
         except NotFound:
             found = []
@@ -144,7 +144,7 @@ def patients() -> Response:
         )
 
     def fetch(after: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
-        rows = svc.list_patients(db(), viewer=user, after_id=after, limit=limit, now=now)
+        rows = searches.list_patients(db(), viewer=user, after_id=after, limit=limit, now=now)
         return [(p.user_id, demographics.patient(p)) for p in rows]
 
     return _paged([(0, fetch)], page)
@@ -154,7 +154,7 @@ def patients() -> Response:
 @require("clinician")
 def patient(pid: str) -> Response:
     search.check_names(request.args, ())
-    profile = svc.read_patient(
+    profile = reads.read_patient(
         db(), viewer=the_user(), patient_id=_patient_id(pid), now=clock_now()
     )
     return fhir_response(demographics.patient(profile))
@@ -165,7 +165,9 @@ def patient(pid: str) -> Response:
 def everything(pid: str) -> Response:
     """The patient, every QuestionnaireResponse and every Observation, as one searchset."""
     search.check_names(request.args, ())
-    record = svc.everything(db(), viewer=the_user(), patient_id=_patient_id(pid), now=clock_now())
+    record = compartment.everything(
+        db(), viewer=the_user(), patient_id=_patient_id(pid), now=clock_now()
+    )
     found: list[dict[str, Any]] = [demographics.patient(record.patient)]
     for row in record.checkins:
         found.extend(checkins.responses(row))
@@ -220,7 +222,7 @@ def _checkin_kind(
     """The searched check-ins as one kind of a paged search, each built as `build` makes it."""
 
     def run(after: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
-        rows = svc.search_checkins(
+        rows = searches.search_checkins(
             db(),
             viewer=the_user(),
             patient_id=asked.patient_id,
@@ -240,7 +242,7 @@ def _vitals_kind(asked: _Criteria, *, heart: bool) -> Fetch:
     """The searched vitals as one kind: heart rates when `heart`, else blood pressures."""
 
     def run(after: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
-        rows = svc.search_vitals(
+        rows = searches.search_vitals(
             db(),
             viewer=the_user(),
             patient_id=asked.patient_id,
@@ -261,7 +263,7 @@ def _patient_paged(
 ) -> Response:
     """One page over the kinds; a foreign patient is still a 404 when no kind was wanted."""
     if asked.patient_id is not None and not kinds:
-        svc.read_patient(db(), viewer=the_user(), patient_id=asked.patient_id, now=asked.now)
+        reads.read_patient(db(), viewer=the_user(), patient_id=asked.patient_id, now=asked.now)
     return _paged(kinds, page)
 
 
@@ -294,7 +296,7 @@ def questionnaire_response(rid: str) -> Response:
         number = search.resource_id(rid, prefix=prefix)
         if number is None:
             continue
-        row = svc.read_checkin(
+        row = reads.read_checkin(
             db(),
             viewer=the_user(),
             checkin_id=number,
@@ -332,7 +334,7 @@ def observation(oid: str) -> Response:
     user, now = the_user(), clock_now()
     number = search.resource_id(oid, prefix="phq9")
     if number is not None:
-        row = svc.read_checkin(
+        row = reads.read_checkin(
             db(), viewer=user, checkin_id=number, now=now, resource="Observation"
         )
         return fhir_response(checkins.phq9_total(row))
@@ -340,7 +342,7 @@ def observation(oid: str) -> Response:
         number = search.resource_id(oid, prefix=prefix)
         if number is None:
             continue
-        v = svc.read_vitals(db(), viewer=user, reading_id=number, now=now)
+        v = reads.read_vitals(db(), viewer=user, reading_id=number, now=now)
         built = vitals.blood_pressure(v) if prefix == "bp" else vitals.heart_rate(v)
         if built is not None:
             return fhir_response(built)

@@ -19,7 +19,7 @@ from fhir_r4.resources.vocabulary import (
 )
 
 if TYPE_CHECKING:
-    from services.fhir import Vitals
+    from services.fhir.scope import Vitals
 
 
 def _vital_sign(v: Vitals, *, code: str, profile: str, text: str) -> dict[str, Any]:
