@@ -3,7 +3,8 @@
 Each view reads its parameters strictly (fhir_r4.search), calls service functions (which
 scope to the clinician's clinic and audit), builds resources (fhir_r4.resources) and answers
 them as application/fhir+json after fhir.resources has validated them. Every error under
-/fhir/ leaves as an OperationOutcome with the status the API would give.
+/fhir/ leaves as an OperationOutcome with the status the API would give. The Bulk Data
+$export views are in fhir_r4.export, on the same blueprint (fhir_r4.blueprint).
 """
 
 from __future__ import annotations
