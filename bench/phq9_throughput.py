@@ -54,13 +54,13 @@ def bench_app() -> Flask:
     from api.app import create_app
     from api.extensions import db, runtime
     from api.security import require, the_user
-    from store.models import AuditEvent
+    from store.models import AuditEvent, Role
 
     app = create_app()
     floor = Blueprint("bench_floor", __name__)
 
     @floor.post(FLOOR_URL)
-    @require("patient")
+    @require(Role.PATIENT)
     def floor_create() -> ResponseReturnValue:
         body = request.get_json()
         if not isinstance(body, dict):

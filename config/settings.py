@@ -175,27 +175,37 @@ def _url(name: str, raw: str | None) -> str | None:
     return value
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, *, dotenv_path: str | Path | None = ".env"
-) -> Settings:
-    """Read the process environment (and an optional ``.env``) into :class:`Settings`."""
+def _read_environment(
+    environ: Mapping[str, str] | None, dotenv_path: str | Path | None
+) -> dict[str, str]:
+    """The ``.env`` file's values (when there is one), overridden by the environment's."""
     env: dict[str, str] = {}
     if dotenv_path is not None and Path(dotenv_path).is_file():
         env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
     env.update(os.environ if environ is None else environ)
+    return env
 
+
+def _profile(env: Mapping[str, str]) -> str:
     profile = env.get("TANDEM_ENV", "development").strip().lower()
     if profile not in PROFILES:
         raise ConfigError(f"TANDEM_ENV must be one of {', '.join(PROFILES)}, not {profile!r}")
+    return profile
 
-    instance_path = Path(env.get("TANDEM_INSTANCE_PATH", str(DEFAULT_INSTANCE_PATH))).resolve()
+
+def _database_url(env: Mapping[str, str], profile: str, instance_path: Path) -> str:
+    """DATABASE_URL, or outside production a SQLite file in the instance folder."""
     database_url = env.get("DATABASE_URL", "").strip()
     if not database_url:
         if profile == "production":
             raise ConfigError("DATABASE_URL is required in production")
         instance_path.mkdir(parents=True, exist_ok=True)
         database_url = f"sqlite:///{instance_path / 'tandem.sqlite3'}"
+    return database_url
 
+
+def _signing_keys(env: Mapping[str, str], profile: str, instance_path: Path) -> tuple[str, str]:
+    """(SECRET_KEY, JWT_SECRET_KEY): required in production, made up elsewhere when unset."""
     secret_key = env.get("SECRET_KEY", "").strip()
     jwt_secret_key = env.get("JWT_SECRET_KEY", "").strip()
     if profile == "production":
@@ -213,7 +223,11 @@ def load_settings(
     else:
         secret_key = secret_key or _local_secret(instance_path, "secret_key")
         jwt_secret_key = jwt_secret_key or _local_secret(instance_path, "jwt_secret_key")
+    return secret_key, jwt_secret_key
 
+
+def _sms(env: Mapping[str, str], profile: str) -> dict[str, Any]:
+    """The SMS backend and its Twilio credentials, as :class:`Settings` fields."""
     account_sid = env.get("TWILIO_ACCOUNT_SID") or None
     auth_token = env.get("TWILIO_AUTH_TOKEN") or None
     from_number = env.get("TWILIO_FROM_NUMBER") or None
@@ -238,31 +252,26 @@ def load_settings(
             )
     if profile == "production" and sms_backend == "log":
         raise ConfigError("production refuses to send SMS to the log: configure Twilio")
+    return {
+        "sms_backend": sms_backend,
+        "twilio_account_sid": account_sid,
+        "twilio_auth_token": auth_token,
+        "twilio_from_number": from_number,
+        "twilio_messaging_service_sid": messaging_service_sid,
+        "twilio_api_key_sid": api_key_sid,
+        "twilio_api_key_secret": api_key_secret,
+    }
 
+
+def _log_level(env: Mapping[str, str]) -> str:
     log_level = env.get("LOG_LEVEL", "INFO").strip().upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+    return log_level
 
-    settings = Settings(
-        env=profile,
-        instance_path=instance_path,
-        database_url=database_url,
-        secret_key=secret_key,
-        jwt_secret_key=jwt_secret_key,
-        sms_backend=sms_backend,
-        twilio_account_sid=account_sid,
-        twilio_auth_token=auth_token,
-        twilio_from_number=from_number,
-        twilio_messaging_service_sid=messaging_service_sid,
-        twilio_api_base_url=_url("TWILIO_API_BASE_URL", env.get("TWILIO_API_BASE_URL")),
-        public_base_url=_url("PUBLIC_BASE_URL", env.get("PUBLIC_BASE_URL")),
-        scheduler_enabled=_bool("SCHEDULER_ENABLED", env.get("SCHEDULER_ENABLED", "true")),
-        log_level=log_level,
-        twilio_api_key_sid=api_key_sid,
-        twilio_api_key_secret=api_key_secret,
-        metrics_token=(env.get("METRICS_TOKEN") or "").strip() or None,
-        prometheus_multiproc_dir=(env.get("PROMETHEUS_MULTIPROC_DIR") or "").strip() or None,
-    )
+
+def _numeric_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """The numeric fields set in the environment (the others keep their defaults)."""
     numeric: dict[str, Any] = {}
     for var, attr in (
         ("ACCESS_TOKEN_MINUTES", "access_token_minutes"),
@@ -280,4 +289,33 @@ def load_settings(
         numeric["twilio_timeout_seconds"] = _float(
             "TWILIO_TIMEOUT_SECONDS", env["TWILIO_TIMEOUT_SECONDS"]
         )
+    return numeric
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, dotenv_path: str | Path | None = ".env"
+) -> Settings:
+    """Read the process environment (and an optional ``.env``) into :class:`Settings`."""
+    env = _read_environment(environ, dotenv_path)
+    profile = _profile(env)
+    instance_path = Path(env.get("TANDEM_INSTANCE_PATH", str(DEFAULT_INSTANCE_PATH))).resolve()
+    database_url = _database_url(env, profile, instance_path)
+    secret_key, jwt_secret_key = _signing_keys(env, profile, instance_path)
+    sms = _sms(env, profile)
+    log_level = _log_level(env)
+    settings = Settings(
+        env=profile,
+        instance_path=instance_path,
+        database_url=database_url,
+        secret_key=secret_key,
+        jwt_secret_key=jwt_secret_key,
+        **sms,
+        twilio_api_base_url=_url("TWILIO_API_BASE_URL", env.get("TWILIO_API_BASE_URL")),
+        public_base_url=_url("PUBLIC_BASE_URL", env.get("PUBLIC_BASE_URL")),
+        scheduler_enabled=_bool("SCHEDULER_ENABLED", env.get("SCHEDULER_ENABLED", "true")),
+        log_level=log_level,
+        metrics_token=(env.get("METRICS_TOKEN") or "").strip() or None,
+        prometheus_multiproc_dir=(env.get("PROMETHEUS_MULTIPROC_DIR") or "").strip() or None,
+    )
+    numeric = _numeric_overrides(env)
     return settings.with_overrides(**numeric) if numeric else settings

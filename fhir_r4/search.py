@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 from werkzeug.datastructures import MultiDict
 
-from fhir_r4.resources import LOINC
-from services.fhir import TimeRange
+from fhir_r4.resources.vocabulary import LOINC
+from services.fhir.scope import TimeRange
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 200

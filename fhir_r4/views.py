@@ -3,58 +3,45 @@
 Each view reads its parameters strictly (fhir_r4.search), calls service functions (which
 scope to the clinician's clinic and audit), builds resources (fhir_r4.resources) and answers
 them as application/fhir+json after fhir.resources has validated them. Every error under
-/fhir/ leaves as an OperationOutcome with the status the API would give.
+/fhir/ leaves as an OperationOutcome with the status the API would give. The Bulk Data
+$export views are in fhir_r4.export, on the same blueprint (fhir_r4.blueprint).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, Response, request
+from flask import Flask, Response, request
 
 from api.errors import PROBLEM_JSON
-from api.extensions import db, runtime
+from api.extensions import db
 from api.security import require, the_user
-from fhir_r4 import resources as fr
-from fhir_r4 import search
-from services import fhir as svc
+from fhir_r4 import (
+    export,  # noqa: F401  (the Bulk Data routes, on the same blueprint)
+    search,
+)
+from fhir_r4.blueprint import PREFIX, base_url, bp, clock_now, fhir_response, outcome
+from fhir_r4.resources import (
+    checkins,
+    demographics,
+    instruments,
+    server,
+    vitals,
+    vocabulary,
+)
 from services.errors import NotFound
-from store.database import Database
-
-bp = Blueprint("fhir", __name__, url_prefix="/fhir/R4")
-PREFIX = "/fhir/"
-NDJSON_FORMATS = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
-CHUNK = 64 * 1024
+from services.fhir import compartment, reads, searches
+from services.fhir.scope import TimeRange
+from store.reports import Phq9Checkin
 
 # One kind of row in a paged search: fetch(after_id, limit) -> [(row id, resource)].
 Fetch = Callable[[int, int], list[tuple[int, dict[str, Any]]]]
-
-
-def base_url() -> str:
-    return request.url_root.rstrip("/") + "/fhir/R4"
-
-
-def fhir_response(resource: dict[str, Any], status: int = 200) -> Response:
-    """The resource, validated by fhir.resources, as application/fhir+json."""
-    body = fr.validated(resource)
-    return Response(json.dumps(body), status=status, mimetype=fr.FHIR_JSON)
-
-
-def outcome(status: int, detail: str) -> Response:
-    body = fr.validated(fr.operation_outcome(status, detail))
-    return Response(json.dumps(body), status=status, mimetype=fr.FHIR_JSON)
-
-
-@bp.errorhandler(search.SearchError)
-def _bad_search(error: search.SearchError) -> Response:
-    return outcome(error.status, error.detail)
-
-
-def _now() -> Any:
-    return runtime().clock.now()
+Row = TypeVar("Row")
 
 
 def _page_links(next_cursor: str | None) -> tuple[str, str | None]:
@@ -89,7 +76,7 @@ def _paged(kinds: Sequence[tuple[int, Fetch]], page: search.Page) -> Response:
             next_cursor = search.encode_cursor(later[0], 0) if later else None
             break
     self_url, next_url = _page_links(next_cursor)
-    return fhir_response(fr.searchset(base_url(), found, self_url=self_url, next_url=next_url))
+    return fhir_response(server.searchset(base_url(), found, self_url=self_url, next_url=next_url))
 
 
 # --- capabilities and questionnaires ----------------------------------------------------------
@@ -99,7 +86,7 @@ def _paged(kinds: Sequence[tuple[int, Fetch]], page: search.Page) -> Response:
 def metadata() -> Response:
     """CapabilityStatement (public, as FHIR clients expect to read it before logging in)."""
     search.check_names(request.args, ())
-    return fhir_response(fr.capability_statement(base_url(), now=_now()))
+    return fhir_response(server.capability_statement(base_url(), now=clock_now()))
 
 
 @bp.get("/Questionnaire")
@@ -109,18 +96,18 @@ def questionnaires() -> Response:
     wanted_id, wanted_url = request.args.get("_id"), request.args.get("url")
     found = [
         q()
-        for qid, q in fr.QUESTIONNAIRES.items()
+        for qid, q in instruments.QUESTIONNAIRES.items()
         if (wanted_id is None or wanted_id == qid)
         and (wanted_url is None or wanted_url == q()["url"])
     ]
-    return fhir_response(fr.searchset(base_url(), found, self_url=request.url, next_url=None))
+    return fhir_response(server.searchset(base_url(), found, self_url=request.url, next_url=None))
 
 
 @bp.get("/Questionnaire/<qid>")
 @require("clinician")
 def questionnaire(qid: str) -> Response:
     search.check_names(request.args, ())
-    build = fr.QUESTIONNAIRES.get(qid)
+    build = instruments.QUESTIONNAIRES.get(qid)
     if build is None:
         raise NotFound("No such Questionnaire: phq-9 and asrm are served.")
     return fhir_response(build())
@@ -141,21 +128,25 @@ def _patient_id(raw: str) -> int:
 def patients() -> Response:
     search.check_names(request.args, ("_id",))
     page = search.page(request.args)
-    user, now = the_user(), _now()
+    user, now = the_user(), clock_now()
     wanted = request.args.get("_id")
     if wanted is not None:
         pid = search.resource_id(wanted)
         if pid is None:
             raise search.SearchError("_id must be a patient id.")
         try:
-            found = [fr.patient(svc.read_patient(db(), viewer=user, patient_id=pid, now=now))]
+            found = [
+                demographics.patient(reads.read_patient(db(), viewer=user, patient_id=pid, now=now))
+            ]
         except NotFound:
             found = []
-        return fhir_response(fr.searchset(base_url(), found, self_url=request.url, next_url=None))
+        return fhir_response(
+            server.searchset(base_url(), found, self_url=request.url, next_url=None)
+        )
 
     def fetch(after: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
-        rows = svc.list_patients(db(), viewer=user, after_id=after, limit=limit, now=now)
-        return [(p.user_id, fr.patient(p)) for p in rows]
+        rows = searches.list_patients(db(), viewer=user, after_id=after, limit=limit, now=now)
+        return [(p.user_id, demographics.patient(p)) for p in rows]
 
     return _paged([(0, fetch)], page)
 
@@ -164,8 +155,10 @@ def patients() -> Response:
 @require("clinician")
 def patient(pid: str) -> Response:
     search.check_names(request.args, ())
-    profile = svc.read_patient(db(), viewer=the_user(), patient_id=_patient_id(pid), now=_now())
-    return fhir_response(fr.patient(profile))
+    profile = reads.read_patient(
+        db(), viewer=the_user(), patient_id=_patient_id(pid), now=clock_now()
+    )
+    return fhir_response(demographics.patient(profile))
 
 
 @bp.get("/Patient/<pid>/$everything")
@@ -173,62 +166,127 @@ def patient(pid: str) -> Response:
 def everything(pid: str) -> Response:
     """The patient, every QuestionnaireResponse and every Observation, as one searchset."""
     search.check_names(request.args, ())
-    record = svc.everything(db(), viewer=the_user(), patient_id=_patient_id(pid), now=_now())
-    found: list[dict[str, Any]] = [fr.patient(record.patient)]
+    record = compartment.everything(
+        db(), viewer=the_user(), patient_id=_patient_id(pid), now=clock_now()
+    )
+    found: list[dict[str, Any]] = [demographics.patient(record.patient)]
     for row in record.checkins:
-        found.extend(fr.responses(row))
-    found.extend(fr.phq9_total(row) for row in record.checkins)
+        found.extend(checkins.responses(row))
+    found.extend(checkins.phq9_total(row) for row in record.checkins)
     for v in record.vitals:
-        found.extend(fr.vitals_observations(v))
+        found.extend(vitals.vitals_observations(v))
     return fhir_response(
-        fr.searchset(base_url(), found, self_url=request.url, next_url=None, total=len(found))
+        server.searchset(base_url(), found, self_url=request.url, next_url=None, total=len(found))
     )
 
 
 # --- questionnaire responses and observations ---------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Criteria:
+    """What a search of patient data asked: whose records, over which dates, as of when."""
+
+    patient_id: int | None
+    when: Sequence[TimeRange]
+    now: datetime
+
+
+def _criteria(names: Sequence[str], date_param: str) -> tuple[search.Page, _Criteria]:
+    """Read a patient-data search's parameters, in the order their errors are reported."""
+    search.check_names(request.args, names)
+    page = search.page(request.args)
+    pid = search.patient(request.args)
+    when = search.dates(request.args, date_param)
+    return page, _Criteria(patient_id=pid, when=when, now=clock_now())
+
+
+def _built(
+    rows: Iterable[Row], key: Callable[[Row], int], build: Callable[[Row], dict[str, Any] | None]
+) -> list[tuple[int, dict[str, Any]]]:
+    """Each row's resource with the row's id (rows that make none are skipped)."""
+    out = []
+    for row in rows:
+        built = build(row)
+        if built is not None:
+            out.append((key(row), built))
+    return out
+
+
+def _checkin_kind(
+    asked: _Criteria,
+    *,
+    resource: str,
+    build: Callable[[Phq9Checkin], dict[str, Any] | None],
+    asrm_only: bool = False,
+) -> Fetch:
+    """The searched check-ins as one kind of a paged search, each built as `build` makes it."""
+
+    def run(after: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        rows = searches.search_checkins(
+            db(),
+            viewer=the_user(),
+            patient_id=asked.patient_id,
+            when=asked.when,
+            after_id=after,
+            limit=limit,
+            now=asked.now,
+            resource=resource,
+            asrm_only=asrm_only,
+        )
+        return _built(rows, lambda r: r.id, build)
+
+    return run
+
+
+def _vitals_kind(asked: _Criteria, *, heart: bool) -> Fetch:
+    """The searched vitals as one kind: heart rates when `heart`, else blood pressures."""
+
+    def run(after: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        rows = searches.search_vitals(
+            db(),
+            viewer=the_user(),
+            patient_id=asked.patient_id,
+            when=asked.when,
+            heart_rate=heart,
+            after_id=after,
+            limit=limit,
+            now=asked.now,
+        )
+        build = vitals.heart_rate if heart else vitals.blood_pressure
+        return _built(rows, lambda v: v.reading.id, build)
+
+    return run
+
+
+def _patient_paged(
+    asked: _Criteria, kinds: Sequence[tuple[int, Fetch]], page: search.Page
+) -> Response:
+    """One page over the kinds; a foreign patient is still a 404 when no kind was wanted."""
+    if asked.patient_id is not None and not kinds:
+        reads.read_patient(db(), viewer=the_user(), patient_id=asked.patient_id, now=asked.now)
+    return _paged(kinds, page)
+
+
 @bp.get("/QuestionnaireResponse")
 @require("clinician")
 def questionnaire_responses() -> Response:
-    search.check_names(request.args, ("patient", "questionnaire", "authored"))
-    page = search.page(request.args)
-    pid = search.patient(request.args)
-    when = search.dates(request.args, "authored")
-    asked = request.args.getlist("questionnaire")
-    user, now = the_user(), _now()
+    page, asked = _criteria(("patient", "questionnaire", "authored"), "authored")
+    questionnaires = request.args.getlist("questionnaire")
 
     def wanted(canonical: str, qid: str) -> bool:
-        return not asked or any(a in (canonical, f"Questionnaire/{qid}") for a in asked)
+        return not questionnaires or any(
+            q in (canonical, f"Questionnaire/{qid}") for q in questionnaires
+        )
 
-    def fetch(asrm_only: bool) -> Fetch:
-        def run(after: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
-            rows = svc.search_checkins(
-                db(),
-                viewer=user,
-                patient_id=pid,
-                when=when,
-                after_id=after,
-                limit=limit,
-                now=now,
-                resource="QuestionnaireResponse",
-                asrm_only=asrm_only,
-            )
-            built = [
-                (r.id, fr.asrm_response(r) if asrm_only else fr.phq9_response(r)) for r in rows
-            ]
-            return [(i, r) for i, r in built if r is not None]
-
-        return run
-
+    resource = "QuestionnaireResponse"
     kinds: list[tuple[int, Fetch]] = []
-    if wanted(fr.PHQ9_QUESTIONNAIRE, "phq-9"):
-        kinds.append((0, fetch(False)))
-    if wanted(fr.ASRM_QUESTIONNAIRE, "asrm"):
-        kinds.append((1, fetch(True)))
-    if pid is not None and not kinds:
-        svc.read_patient(db(), viewer=user, patient_id=pid, now=now)  # still 404 if foreign
-    return _paged(kinds, page)
+    if wanted(vocabulary.PHQ9_QUESTIONNAIRE, "phq-9"):
+        kinds.append((0, _checkin_kind(asked, resource=resource, build=checkins.phq9_response)))
+    if wanted(vocabulary.ASRM_QUESTIONNAIRE, "asrm"):
+        build = checkins.asrm_response
+        kinds.append((1, _checkin_kind(asked, resource=resource, build=build, asrm_only=True)))
+    return _patient_paged(asked, kinds, page)
 
 
 @bp.get("/QuestionnaireResponse/<rid>")
@@ -239,10 +297,14 @@ def questionnaire_response(rid: str) -> Response:
         number = search.resource_id(rid, prefix=prefix)
         if number is None:
             continue
-        row = svc.read_checkin(
-            db(), viewer=the_user(), checkin_id=number, now=_now(), resource="QuestionnaireResponse"
+        row = reads.read_checkin(
+            db(),
+            viewer=the_user(),
+            checkin_id=number,
+            now=clock_now(),
+            resource="QuestionnaireResponse",
         )
-        built = fr.phq9_response(row) if prefix == "phq9" else fr.asrm_response(row)
+        built = checkins.phq9_response(row) if prefix == "phq9" else checkins.asrm_response(row)
         if built is not None:
             return fhir_response(built)
     raise NotFound("No such QuestionnaireResponse.")
@@ -251,172 +313,41 @@ def questionnaire_response(rid: str) -> Response:
 @bp.get("/Observation")
 @require("clinician")
 def observations() -> Response:
-    search.check_names(request.args, ("patient", "code", "date"))
-    page = search.page(request.args)
-    pid = search.patient(request.args)
-    when = search.dates(request.args, "date")
-    asked = search.codes(request.args)
-    user, now = the_user(), _now()
-
-    def totals(after: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
-        rows = svc.search_checkins(
-            db(),
-            viewer=user,
-            patient_id=pid,
-            when=when,
-            after_id=after,
-            limit=limit,
-            now=now,
-            resource="Observation",
-        )
-        return [(r.id, fr.phq9_total(r)) for r in rows]
-
-    def vitals(heart: bool) -> Fetch:
-        def run(after: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
-            rows = svc.search_vitals(
-                db(),
-                viewer=user,
-                patient_id=pid,
-                when=when,
-                heart_rate=heart,
-                after_id=after,
-                limit=limit,
-                now=now,
-            )
-            out = []
-            for v in rows:
-                built = fr.heart_rate(v) if heart else fr.blood_pressure(v)
-                if built is not None:
-                    out.append((v.reading.id, built))
-            return out
-
-        return run
-
+    page, asked = _criteria(("patient", "code", "date"), "date")
+    codes = search.codes(request.args)
     all_kinds: list[tuple[str, int, Fetch]] = [
-        (fr.PHQ9_TOTAL, 0, totals),
-        (fr.BP_PANEL, 1, vitals(False)),
-        (fr.HEART_RATE, 2, vitals(True)),
+        (
+            vocabulary.PHQ9_TOTAL,
+            0,
+            _checkin_kind(asked, resource="Observation", build=checkins.phq9_total),
+        ),
+        (vocabulary.BP_PANEL, 1, _vitals_kind(asked, heart=False)),
+        (vocabulary.HEART_RATE, 2, _vitals_kind(asked, heart=True)),
     ]
-    kinds = [(k, f) for code, k, f in all_kinds if asked is None or code in asked]
-    if pid is not None and not kinds:
-        svc.read_patient(db(), viewer=user, patient_id=pid, now=now)  # still 404 if foreign
-    return _paged(kinds, page)
+    kinds = [(k, f) for code, k, f in all_kinds if codes is None or code in codes]
+    return _patient_paged(asked, kinds, page)
 
 
 @bp.get("/Observation/<oid>")
 @require("clinician")
 def observation(oid: str) -> Response:
     search.check_names(request.args, ())
-    user, now = the_user(), _now()
+    user, now = the_user(), clock_now()
     number = search.resource_id(oid, prefix="phq9")
     if number is not None:
-        row = svc.read_checkin(
+        row = reads.read_checkin(
             db(), viewer=user, checkin_id=number, now=now, resource="Observation"
         )
-        return fhir_response(fr.phq9_total(row))
+        return fhir_response(checkins.phq9_total(row))
     for prefix in ("bp", "hr"):
         number = search.resource_id(oid, prefix=prefix)
         if number is None:
             continue
-        v = svc.read_vitals(db(), viewer=user, reading_id=number, now=now)
-        built = fr.blood_pressure(v) if prefix == "bp" else fr.heart_rate(v)
+        v = reads.read_vitals(db(), viewer=user, reading_id=number, now=now)
+        built = vitals.blood_pressure(v) if prefix == "bp" else vitals.heart_rate(v)
         if built is not None:
             return fhir_response(built)
     raise NotFound("No such Observation.")
-
-
-# --- Bulk Data $export --------------------------------------------------------------------------
-
-
-@bp.get("/$export")
-@require("clinician")
-def export_kickoff() -> Response:
-    """Bulk Data kick-off: 202 with the status URL in Content-Location."""
-    allowed = {"_type", "_since", "_outputFormat"}
-    unknown = sorted(set(request.args) - allowed)
-    if unknown:
-        raise search.SearchError(f"Unknown $export parameter: {', '.join(unknown)}.")
-    if "respond-async" not in request.headers.get("Prefer", ""):
-        raise search.SearchError("$export needs the header Prefer: respond-async.")
-    output_format = request.args.get("_outputFormat")
-    if output_format is not None and output_format not in NDJSON_FORMATS:
-        raise search.SearchError("_outputFormat: only application/fhir+ndjson is written.")
-    types = search.types(request.args.get("_type"), svc.EXPORT_TYPES)
-    since = search.instant(request.args.get("_since"), "_since")
-    job = svc.start_export(
-        db(), viewer=the_user(), types=types, since=since, request_url=request.url, now=_now()
-    )
-    response = Response(status=202)
-    response.headers["Content-Location"] = f"{base_url()}/$export-status/{job.id}"
-    return response
-
-
-@bp.route("/$export-status/<job_id>", methods=["GET", "DELETE"])
-@require("clinician")
-def export_status(job_id: str) -> Response:
-    """The manifest (the files stream from the database when fetched); DELETE cancels."""
-    user, now = the_user(), _now()
-    if request.method == "DELETE":
-        svc.cancel_export(db(), viewer=user, job_id=job_id, now=now)
-        return Response(status=202)
-    job = svc.export_job(db(), viewer=user, job_id=job_id, now=now)
-    manifest = {
-        "transactionTime": fr.instant(job.transaction_time),
-        "request": job.request_url,
-        "requiresAccessToken": True,
-        "output": [
-            {"type": t, "url": f"{base_url()}/$export-file/{job.id}/{t}.ndjson"} for t in job.types
-        ],
-        "error": [],
-    }
-    response = Response(json.dumps(manifest), status=200, mimetype="application/json")
-    response.headers["Expires"] = (job.transaction_time + svc.EXPORT_TTL).strftime(
-        "%a, %d %b %Y %H:%M:%S GMT"
-    )
-    return response
-
-
-def _ndjson_lines(database: Database, scope: svc.JobScope, resource: str) -> Iterator[str]:
-    if resource == "Patient":
-        for profile in svc.stream_patients(database, scope):
-            yield json.dumps(fr.patient(profile), separators=(",", ":"))
-    elif resource == "QuestionnaireResponse":
-        for row in svc.stream_checkins(database, scope):
-            for built in fr.responses(row):
-                yield json.dumps(built, separators=(",", ":"))
-    else:
-        for row in svc.stream_checkins(database, scope):
-            yield json.dumps(fr.phq9_total(row), separators=(",", ":"))
-        for v in svc.stream_vitals(database, scope):
-            for built in fr.vitals_observations(v):
-                yield json.dumps(built, separators=(",", ":"))
-
-
-def _chunks(lines: Iterator[str]) -> Iterator[bytes]:
-    """Lines gathered into ~64 KB writes: constant memory whatever the export's size."""
-    buffer: list[str] = []
-    size = 0
-    for line in lines:
-        buffer.append(line)
-        size += len(line) + 1
-        if size >= CHUNK:
-            yield ("\n".join(buffer) + "\n").encode()
-            buffer, size = [], 0
-    if buffer:
-        yield ("\n".join(buffer) + "\n").encode()
-
-
-@bp.get("/$export-file/<job_id>/<resource>.ndjson")
-@require("clinician")
-def export_file(job_id: str, resource: str) -> Response:
-    """One NDJSON file, streamed from the database in batches (the same builders as the API;
-    the suite validates every line with fhir.resources)."""
-    job = svc.open_export_file(
-        db(), viewer=the_user(), job_id=job_id, resource=resource, now=_now()
-    )
-    scope = svc.job_scope(job)
-    database = runtime().database
-    return Response(_chunks(_ndjson_lines(database, scope, resource)), mimetype=fr.NDJSON)
 
 
 @bp.get("/<path:rest>")

@@ -167,6 +167,62 @@ def _print(logins: list[tuple[str, str]]) -> Iterator[str]:
         yield f"      {HINTS[kind]}"
 
 
+def _staff(session: Session, *, clinic: Clinic, now: datetime) -> list[User]:
+    """The demo admin and the clinic's clinicians; returns the clinicians."""
+    clinics.create_staff(
+        session,
+        actor=None,
+        role="admin",
+        name="Demo Admin",
+        email="admin@demo.tandem.example",
+        phone=None,
+        password=PASSWORDS["admin"],
+        clinic_id=None,
+        on_call_tier=None,
+        now=now,
+    )
+    return [
+        clinics.create_staff(
+            session,
+            actor=None,
+            role="clinician",
+            name=name,
+            email=email,
+            phone=phone,
+            password=PASSWORDS["clinician"],
+            clinic_id=clinic.id,
+            on_call_tier=tier,
+            now=now,
+        )
+        for name, email, phone, tier in CLINICIANS
+    ]
+
+
+def _patients_to_try(session: Session, *, clinician: User, now: datetime) -> list[User]:
+    """Enrol Pat and Sam, activated with the demo password and a recent course behind them."""
+    enrolled: list[User] = []
+    for index, (name, phone, tz, bipolar, weight) in enumerate(PATIENTS):
+        profile = patients.enroll_patient(
+            session,
+            clinician=clinician,
+            now=now,
+            data={
+                "name": name,
+                "phone": phone,
+                "timezone": tz,
+                "bipolar": bipolar,
+                "weight_kg": weight,
+                "care_team": [clinician.id],
+                "screening": ELIGIBLE_SCREENING,
+            },
+        )
+        profile.user.password_hash = hash_secret(PASSWORDS["patient"])
+        profile.activated_at = now
+        _history(session, clinician=clinician, patient=profile.user, index=index, now=now)
+        enrolled.append(profile.user)
+    return enrolled
+
+
 def seed(rt: Runtime) -> Iterator[str]:
     """Create the demo data once; yields the lines to print (the same logins every time)."""
     if rt.settings.is_production:
@@ -185,59 +241,13 @@ def seed(rt: Runtime) -> Iterator[str]:
             session, actor=None, name=DEMO_CLINIC, timezone="America/New_York", policy=None, now=now
         )
         clinic.demo = True
-        clinics.create_staff(
-            session,
-            actor=None,
-            role="admin",
-            name="Demo Admin",
-            email="admin@demo.tandem.example",
-            phone=None,
-            password=PASSWORDS["admin"],
-            clinic_id=None,
-            on_call_tier=None,
-            now=now,
-        )
-        staff: list[User] = []
-        enrolled: list[User] = []
-        for name, email, phone, tier in CLINICIANS:
-            staff.append(
-                clinics.create_staff(
-                    session,
-                    actor=None,
-                    role="clinician",
-                    name=name,
-                    email=email,
-                    phone=phone,
-                    password=PASSWORDS["clinician"],
-                    clinic_id=clinic.id,
-                    on_call_tier=tier,
-                    now=now,
-                )
-            )
+        staff = _staff(session, clinic=clinic, now=now)
         # The cohort first, so the patients to try (with logins) are the newest: lists show
         # them on their first page.
         cohort = demo_cohort.grow(
             session, clinicians=staff, screening=dict(ELIGIBLE_SCREENING), now=now
         )
-        for index, (name, phone, tz, bipolar, weight) in enumerate(PATIENTS):
-            profile = patients.enroll_patient(
-                session,
-                clinician=staff[0],
-                now=now,
-                data={
-                    "name": name,
-                    "phone": phone,
-                    "timezone": tz,
-                    "bipolar": bipolar,
-                    "weight_kg": weight,
-                    "care_team": [staff[0].id],
-                    "screening": ELIGIBLE_SCREENING,
-                },
-            )
-            profile.user.password_hash = hash_secret(PASSWORDS["patient"])
-            profile.activated_at = now
-            _history(session, clinician=staff[0], patient=profile.user, index=index, now=now)
-            enrolled.append(profile.user)
+        enrolled = _patients_to_try(session, clinician=staff[0], now=now)
         _overnight(session, patients=enrolled, now=now)
         logins = _logins(session, clinic)
         clinic_id = clinic.id

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from clinical import asrm, calendar, phq9
 from clinical.outcomes import change_from_baseline
 from services import patients, schedule
-from store.models import OutboxMessage, User
+from store.models import OutboxMessage, PatientProfile, User
 from store.reports import Phq9Checkin
 from store.schedule import TreatmentSession, VitalsReading
 
@@ -148,6 +148,199 @@ def _course_days(start: datetime, count: int) -> list[datetime]:
     return out
 
 
+@dataclass(slots=True)
+class _Course:
+    """One cohort patient being generated: whose records, and against which PHQ-9 baseline."""
+
+    profile: PatientProfile
+    clinician: User
+    enrolled: datetime
+    bipolar: bool
+    baseline: int | None
+
+    def checkin(self, session: Session, *, total: int, at: datetime, rng: random.Random) -> None:
+        """Import one scored PHQ-9 (with an ASRM when bipolar) for this patient."""
+        _checkin(
+            session,
+            user_id=self.profile.user_id,
+            clinic_id=self.profile.clinic_id,
+            total=total,
+            at=at,
+            baseline=self.baseline,
+            bipolar=self.bipolar,
+            rng=rng,
+        )
+
+
+def _enrol(
+    session: Session,
+    *,
+    index: int,
+    clinician: User,
+    screening: dict[str, object],
+    now: datetime,
+    rng: random.Random,
+) -> tuple[_Course, bool, float]:
+    """Enrol patient `index` days to years ago; also says whether only a MADRS was screened."""
+    bipolar = index % 9 == 4
+    prior = PRIOR[rng.randrange(3)]
+    enrolled = now - timedelta(days=rng.randint(10, 840))
+    baseline_kind = rng.random()
+    # Most have a screening PHQ-9; a few only a MADRS (some of them with a pre-treatment
+    # PHQ-9, some without: no honest PHQ-9 baseline), and a few a mild pre-treatment PHQ-9.
+    madrs = baseline_kind < 0.08
+    screening_score = rng.randint(12, 25)
+    raw = dict(screening)
+    raw["prior_inadequate_response"] = list(prior)
+    raw["baseline"] = (
+        {"instrument": "MADRS", "score": rng.randint(26, 40)}
+        if madrs
+        else {"instrument": "PHQ-9", "score": screening_score}
+    )
+    profile = patients.enroll_patient(
+        session,
+        clinician=clinician,
+        now=enrolled,
+        data={
+            "name": f"Cohort Patient {index + 1:02d}",
+            "phone": _phone(index),
+            "timezone": "America/New_York",
+            "bipolar": bipolar,
+            "weight_kg": float(rng.randint(55, 105)),
+            "care_team": [clinician.id],
+            "screening": raw,
+        },
+    )
+    baseline = None if madrs else screening_score
+    course = _Course(profile, clinician, enrolled, bipolar, baseline)
+    return course, madrs, baseline_kind
+
+
+def _acute_end(kind: str, start: int, rng: random.Random) -> int:
+    """The PHQ-9 the acute course ends on, for a course of this kind starting at `start`."""
+    # Every kind's value is drawn (a dict, not a branch), so each patient uses the same draws.
+    end = {
+        "remitter": rng.randint(1, 4),
+        "responder": max(5, round(start * rng.uniform(0.3, 0.5))),
+        "partial": round(start * rng.uniform(0.55, 0.8)),
+        "non_responder": min(27, round(start * rng.uniform(0.85, 1.05))),
+    }[kind]
+    return min(end, start) if kind != "non_responder" else end
+
+
+def _acute_course(
+    session: Session,
+    course: _Course,
+    *,
+    first: datetime,
+    planned: int,
+    start: int,
+    end: int,
+    now: datetime,
+    rng: random.Random,
+) -> list[datetime]:
+    """The sessions held so far, each followed by the next day's PHQ-9; returns their days."""
+    profile = course.profile
+    days = [d for d in _course_days(first, planned) if d < now - timedelta(hours=30)]
+    for step, day in enumerate(days, start=1):
+        _session(
+            session,
+            user_id=profile.user_id,
+            clinic_id=profile.clinic_id,
+            clinician=course.clinician,
+            at=day,
+            rng=rng,
+        )
+        total = round(start + (end - start) * step / planned + rng.uniform(-1.5, 1.5))
+        if step == planned:
+            total = end  # the completion PHQ-9
+        course.checkin(
+            session, total=max(0, min(27, total)), at=day + timedelta(days=1, hours=2), rng=rng
+        )
+    return days
+
+
+def _follow_ups(
+    session: Session,
+    course: _Course,
+    *,
+    kind: str,
+    relapse_at: int | None,
+    acute_end: datetime,
+    level: int,
+    now: datetime,
+    rng: random.Random,
+) -> None:
+    """The 1-24 month follow-up PHQ-9s due so far, a few unanswered, relapses among them."""
+    for months in (1, 3, 6, 12, 24):
+        when = calendar.add_months(acute_end, months) + timedelta(days=rng.randint(0, 6), hours=3)
+        if when >= now:
+            break
+        if rng.random() < 0.08:
+            continue  # a follow-up the patient never answered
+        if relapse_at is not None and months >= relapse_at:
+            level = rng.randint(12, 20)
+        elif kind == "remitter":
+            level = rng.randint(0, 4) if rng.random() < 0.95 else rng.randint(5, 8)
+        else:
+            level = max(0, min(27, level + rng.randint(-3, 2)))
+        course.checkin(session, total=level, at=when, rng=rng)
+
+
+def _grow_one(
+    session: Session,
+    *,
+    index: int,
+    kind: str,
+    clinician: User,
+    screening: dict[str, object],
+    now: datetime,
+    rng: random.Random,
+) -> DemoPatient:
+    """Enrol one patient and import their acute course and follow-ups."""
+    course, madrs, baseline_kind = _enrol(
+        session, index=index, clinician=clinician, screening=screening, now=now, rng=rng
+    )
+    profile = course.profile
+    target = 10 if rng.random() < 0.15 else 6
+    profile.acute_target_sessions = target
+    first = course.enrolled + timedelta(days=rng.randint(3, 8))
+    if (madrs and rng.random() < 0.5) or 0.08 <= baseline_kind < 0.13:
+        # A pre-treatment PHQ-9, the honest baseline (sometimes mild: below 10).
+        course.baseline = rng.randint(6, 9) if not madrs else rng.randint(14, 24)
+        course.checkin(session, total=course.baseline, at=first - timedelta(days=1), rng=rng)
+    start = course.baseline if course.baseline is not None else rng.randint(15, 24)
+    end = _acute_end(kind, start, rng)
+    stopped_early = kind == "non_responder" and rng.random() < 0.3
+    planned = 4 if stopped_early else target
+    days = _acute_course(
+        session, course, first=first, planned=planned, start=start, end=end, now=now, rng=rng
+    )
+    relapse_at: int | None = None
+    if len(days) == planned:
+        acute_end = days[-1]
+        if kind in ("remitter", "responder") and rng.random() < 0.25:
+            relapse_at = rng.choice((3, 6, 12))
+        _follow_ups(
+            session,
+            course,
+            kind=kind,
+            relapse_at=relapse_at,
+            acute_end=acute_end,
+            level=end,
+            now=now,
+            rng=rng,
+        )
+        if stopped_early:
+            profile.phase_override = "follow_up"
+        elif acute_end < now - timedelta(days=60):
+            # Past the maintenance months the demo does not model: followed up only.
+            profile.phase_override = "follow_up"
+    session.flush()
+    schedule.replan_patient(session, patient=profile, now=now)
+    return DemoPatient(user_id=profile.user_id, kind=kind, relapse_at_months=relapse_at)
+
+
 def grow(
     session: Session,
     *,
@@ -163,118 +356,18 @@ def grow(
     kinds = [k for k, w in KINDS for _ in range(w)]
     for index in range(size):
         kind = rng.choice(kinds)
-        bipolar = index % 9 == 4
-        prior = PRIOR[rng.randrange(3)]
-        enrolled = now - timedelta(days=rng.randint(10, 840))
-        baseline_kind = rng.random()
-        # Most have a screening PHQ-9; a few only a MADRS (some of them with a pre-treatment
-        # PHQ-9, some without: no honest PHQ-9 baseline), and a few a mild pre-treatment PHQ-9.
-        madrs = baseline_kind < 0.08
-        screening_score = rng.randint(12, 25)
-        raw = dict(screening)
-        raw["prior_inadequate_response"] = list(prior)
-        raw["baseline"] = (
-            {"instrument": "MADRS", "score": rng.randint(26, 40)}
-            if madrs
-            else {"instrument": "PHQ-9", "score": screening_score}
-        )
         clinician = clinicians[index % len(clinicians)]
-        profile = patients.enroll_patient(
-            session,
-            clinician=clinician,
-            now=enrolled,
-            data={
-                "name": f"Cohort Patient {index + 1:02d}",
-                "phone": _phone(index),
-                "timezone": "America/New_York",
-                "bipolar": bipolar,
-                "weight_kg": float(rng.randint(55, 105)),
-                "care_team": [clinician.id],
-                "screening": raw,
-            },
+        made.append(
+            _grow_one(
+                session,
+                index=index,
+                kind=kind,
+                clinician=clinician,
+                screening=screening,
+                now=now,
+                rng=rng,
+            )
         )
-        uid, cid = profile.user_id, profile.clinic_id
-        target = 10 if rng.random() < 0.15 else 6
-        profile.acute_target_sessions = target
-        baseline: int | None = None if madrs else screening_score
-        first = enrolled + timedelta(days=rng.randint(3, 8))
-        if (madrs and rng.random() < 0.5) or 0.08 <= baseline_kind < 0.13:
-            # A pre-treatment PHQ-9, the honest baseline (sometimes mild: below 10).
-            baseline = rng.randint(6, 9) if not madrs else rng.randint(14, 24)
-            _checkin(
-                session,
-                user_id=uid,
-                clinic_id=cid,
-                total=baseline,
-                at=first - timedelta(days=1),
-                baseline=baseline,
-                bipolar=bipolar,
-                rng=rng,
-            )
-        start = baseline if baseline is not None else rng.randint(15, 24)
-        end = {
-            "remitter": rng.randint(1, 4),
-            "responder": max(5, round(start * rng.uniform(0.3, 0.5))),
-            "partial": round(start * rng.uniform(0.55, 0.8)),
-            "non_responder": min(27, round(start * rng.uniform(0.85, 1.05))),
-        }[kind]
-        end = min(end, start) if kind != "non_responder" else end
-        stopped_early = kind == "non_responder" and rng.random() < 0.3
-        planned = 4 if stopped_early else target
-        days = [d for d in _course_days(first, planned) if d < now - timedelta(hours=30)]
-        for step, day in enumerate(days, start=1):
-            _session(session, user_id=uid, clinic_id=cid, clinician=clinician, at=day, rng=rng)
-            total = round(start + (end - start) * step / planned + rng.uniform(-1.5, 1.5))
-            if step == planned:
-                total = end  # the completion PHQ-9
-            _checkin(
-                session,
-                user_id=uid,
-                clinic_id=cid,
-                total=max(0, min(27, total)),
-                at=day + timedelta(days=1, hours=2),
-                baseline=baseline,
-                bipolar=bipolar,
-                rng=rng,
-            )
-        relapse_at: int | None = None
-        if len(days) == planned:
-            acute_end = days[-1]
-            if kind in ("remitter", "responder") and rng.random() < 0.25:
-                relapse_at = rng.choice((3, 6, 12))
-            level = end
-            for months in (1, 3, 6, 12, 24):
-                when = calendar.add_months(acute_end, months) + timedelta(
-                    days=rng.randint(0, 6), hours=3
-                )
-                if when >= now:
-                    break
-                if rng.random() < 0.08:
-                    continue  # a follow-up the patient never answered
-                if relapse_at is not None and months >= relapse_at:
-                    level = rng.randint(12, 20)
-                elif kind == "remitter":
-                    level = rng.randint(0, 4) if rng.random() < 0.95 else rng.randint(5, 8)
-                else:
-                    level = max(0, min(27, level + rng.randint(-3, 2)))
-                _checkin(
-                    session,
-                    user_id=uid,
-                    clinic_id=cid,
-                    total=level,
-                    at=when,
-                    baseline=baseline,
-                    bipolar=bipolar,
-                    rng=rng,
-                )
-            if stopped_early:
-                profile.phase_override = "follow_up"
-            elif acute_end < now - timedelta(days=60):
-                # Past the maintenance months the demo does not model: followed up only.
-                profile.phase_override = "follow_up"
-        session.flush()
-        schedule.replan_patient(session, patient=profile, now=now)
-        made.append(DemoPatient(user_id=uid, kind=kind, relapse_at_months=relapse_at))
     # Imported patients are not invited to the app: drop their queued activation texts.
     session.execute(
         delete(OutboxMessage).where(

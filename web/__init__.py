@@ -14,7 +14,9 @@ SESSION_COOKIE = "tandem_web"
 
 def init_web(app: Flask, settings: Settings) -> None:
     """Cookie session, CSRF and the ``/inbox`` blueprint."""
-    from web.views import bp
+    # Each page module registers its views on the one blueprint when it is imported.
+    from web import escalation, inbox, outcomes, patients, signin  # noqa: F401
+    from web.blueprint import bp
 
     app.config.update(
         SESSION_COOKIE_NAME=SESSION_COOKIE,

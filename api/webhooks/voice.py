@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.extensions import db, runtime
-from api.webhooks.views import TWIML, _forbidden, _signed_url, _verified
+from api.webhooks.signing import TWIML, signed_url, twilio_webhook
 from services import oncall
 
 blp = Blueprint(
@@ -20,13 +20,9 @@ blp = Blueprint(
 
 @blp.route("/voice")
 class VoiceTwiml(MethodView):
-    @blp.response(200, content_type=TWIML)
-    @blp.alt_response(403, description="Missing or invalid X-Twilio-Signature.")
-    def post(self) -> Response:
+    @twilio_webhook(blp)
+    def post(self, params: dict[str, str]) -> Response:
         """What a voice page says: press 1 to acknowledge; any other key acknowledges nothing."""
-        params = _verified()
-        if params is None:
-            return _forbidden()
         turn = oncall.handle_call(
             db(),
             call_sid=params.get("CallSid", ""),
@@ -34,19 +30,15 @@ class VoiceTwiml(MethodView):
             now=runtime().clock.now(),
         )
         # The key pressed comes back to this same URL (the one Twilio signed).
-        action = _signed_url().split("?", 1)[0]
+        action = signed_url().split("?", 1)[0]
         return Response(oncall.twiml(turn, action=action), status=200, mimetype=TWIML)
 
 
 @blp.route("/voice/status")
 class VoiceStatus(MethodView):
-    @blp.response(200, content_type=TWIML)
-    @blp.alt_response(403, description="Missing or invalid X-Twilio-Signature.")
-    def post(self) -> Response:
+    @twilio_webhook(blp)
+    def post(self, params: dict[str, str]) -> Response:
         """A call's final status: busy, no-answer or failed moves the chain on."""
-        params = _verified()
-        if params is None:
-            return _forbidden()
         sid, status = params.get("CallSid", ""), params.get("CallStatus", "")
         if sid and status:
             oncall.record_call_status(db(), call_sid=sid, status=status, now=runtime().clock.now())
