@@ -14,7 +14,7 @@ from api.errors import problem
 from api.extensions import db, jwt
 from api.openapi import ROLES_KEY
 from services.errors import Forbidden
-from store.models import AuthSession, User
+from store.models import AuthSession, Role, User
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -94,7 +94,7 @@ def _claims_failed(_header: dict[str, Any], _payload: dict[str, Any]) -> Respons
     return _unauthorized("The token is invalid.")
 
 
-def require(*roles: str, refresh: bool = False) -> Callable[[Callable[P, R]], Callable[P, R]]:
+def require(*roles: Role, refresh: bool = False) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Require a valid token and one of ``roles`` (403 otherwise)."""
 
     def decorator(view: Callable[P, R]) -> Callable[P, R]:

@@ -15,13 +15,14 @@ from fhir_r4.blueprint import base_url, bp, clock_now
 from fhir_r4.resources import checkins, datatypes, demographics, vitals, vocabulary
 from services.fhir import bulk
 from store.database import Database
+from store.models import Role
 
 NDJSON_FORMATS = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
 CHUNK = 64 * 1024
 
 
 @bp.get("/$export")
-@require("clinician")
+@require(Role.CLINICIAN)
 def export_kickoff() -> Response:
     """Bulk Data kick-off: 202 with the status URL in Content-Location."""
     allowed = {"_type", "_since", "_outputFormat"}
@@ -44,7 +45,7 @@ def export_kickoff() -> Response:
 
 
 @bp.route("/$export-status/<job_id>", methods=["GET", "DELETE"])
-@require("clinician")
+@require(Role.CLINICIAN)
 def export_status(job_id: str) -> Response:
     """The manifest (the files stream from the database when fetched); DELETE cancels."""
     user, now = the_user(), clock_now()
@@ -99,7 +100,7 @@ def _chunks(lines: Iterator[str]) -> Iterator[bytes]:
 
 
 @bp.get("/$export-file/<job_id>/<resource>.ndjson")
-@require("clinician")
+@require(Role.CLINICIAN)
 def export_file(job_id: str, resource: str) -> Response:
     """One NDJSON file, streamed from the database in batches (the same builders as the API;
     the suite validates every line with fhir.resources)."""

@@ -37,6 +37,7 @@ from fhir_r4.resources import (
 from services.errors import NotFound
 from services.fhir import compartment, reads, searches
 from services.fhir.scope import TimeRange
+from store.models import Role
 from store.reports import Phq9Checkin
 
 # One kind of row in a paged search: fetch(after_id, limit) -> [(row id, resource)].
@@ -90,7 +91,7 @@ def metadata() -> Response:
 
 
 @bp.get("/Questionnaire")
-@require("clinician")
+@require(Role.CLINICIAN)
 def questionnaires() -> Response:
     search.check_names(request.args, ("_id", "url"))
     wanted_id, wanted_url = request.args.get("_id"), request.args.get("url")
@@ -104,7 +105,7 @@ def questionnaires() -> Response:
 
 
 @bp.get("/Questionnaire/<qid>")
-@require("clinician")
+@require(Role.CLINICIAN)
 def questionnaire(qid: str) -> Response:
     search.check_names(request.args, ())
     build = instruments.QUESTIONNAIRES.get(qid)
@@ -124,7 +125,7 @@ def _patient_id(raw: str) -> int:
 
 
 @bp.get("/Patient")
-@require("clinician")
+@require(Role.CLINICIAN)
 def patients() -> Response:
     search.check_names(request.args, ("_id",))
     page = search.page(request.args)
@@ -152,7 +153,7 @@ def patients() -> Response:
 
 
 @bp.get("/Patient/<pid>")
-@require("clinician")
+@require(Role.CLINICIAN)
 def patient(pid: str) -> Response:
     search.check_names(request.args, ())
     profile = reads.read_patient(
@@ -162,7 +163,7 @@ def patient(pid: str) -> Response:
 
 
 @bp.get("/Patient/<pid>/$everything")
-@require("clinician")
+@require(Role.CLINICIAN)
 def everything(pid: str) -> Response:
     """The patient, every QuestionnaireResponse and every Observation, as one searchset."""
     search.check_names(request.args, ())
@@ -269,7 +270,7 @@ def _patient_paged(
 
 
 @bp.get("/QuestionnaireResponse")
-@require("clinician")
+@require(Role.CLINICIAN)
 def questionnaire_responses() -> Response:
     page, asked = _criteria(("patient", "questionnaire", "authored"), "authored")
     questionnaires = request.args.getlist("questionnaire")
@@ -290,7 +291,7 @@ def questionnaire_responses() -> Response:
 
 
 @bp.get("/QuestionnaireResponse/<rid>")
-@require("clinician")
+@require(Role.CLINICIAN)
 def questionnaire_response(rid: str) -> Response:
     search.check_names(request.args, ())
     for prefix in ("phq9", "asrm"):
@@ -311,7 +312,7 @@ def questionnaire_response(rid: str) -> Response:
 
 
 @bp.get("/Observation")
-@require("clinician")
+@require(Role.CLINICIAN)
 def observations() -> Response:
     page, asked = _criteria(("patient", "code", "date"), "date")
     codes = search.codes(request.args)
@@ -329,7 +330,7 @@ def observations() -> Response:
 
 
 @bp.get("/Observation/<oid>")
-@require("clinician")
+@require(Role.CLINICIAN)
 def observation(oid: str) -> Response:
     search.check_names(request.args, ())
     user, now = the_user(), clock_now()
